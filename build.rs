@@ -1,0 +1,5 @@
+// refinery's embed_migrations! reads migrations/ at compile time; without this, a new
+// migration file would not trigger a rebuild.
+fn main() {
+    println!("cargo:rerun-if-changed=migrations");
+}

@@ -1,0 +1,174 @@
+//! Validated request values: once built, a `Query`, `Mode` or `PersonaName` is known good.
+
+use std::fmt;
+
+/// Longest query accepted, in bytes of UTF-8.
+pub const MAX_QUERY_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    #[error("query must not be empty")]
+    EmptyQuery,
+    #[error("query is {0} bytes; the limit is {MAX_QUERY_BYTES} bytes (16 KiB)")]
+    QueryTooLong(usize),
+    #[error("unknown mode {0:?}; allowed values: \"fast\", \"deep\"")]
+    UnknownMode(String),
+    #[error("persona {0:?} is not a valid persona name (lowercase letters, digits, '-' and '_')")]
+    BadPersonaName(String),
+    #[error("model {0:?} is not a valid model name")]
+    BadModelName(String),
+}
+
+/// The user's question: not blank, at most 16 KiB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query(String);
+
+impl Query {
+    pub fn parse(text: String) -> Result<Self, ValidationError> {
+        if text.trim().is_empty() {
+            return Err(ValidationError::EmptyQuery);
+        }
+        if text.len() > MAX_QUERY_BYTES {
+            return Err(ValidationError::QueryTooLong(text.len()));
+        }
+        Ok(Self(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Fast,
+    Deep,
+}
+
+impl Mode {
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        match text {
+            "fast" => Ok(Mode::Fast),
+            "deep" => Ok(Mode::Deep),
+            other => Err(ValidationError::UnknownMode(other.to_string())),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Fast => "fast",
+            Mode::Deep => "deep",
+        }
+    }
+}
+
+impl serde::Serialize for Mode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A persona's key, as stored in `personas.name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonaName(String);
+
+impl PersonaName {
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        let name = text.trim().to_ascii_lowercase();
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if ok {
+            Ok(Self(name))
+        } else {
+            Err(ValidationError::BadPersonaName(text.to_string()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An Ollama model reference such as `llama3.2:3b` or `library/qwen2.5:14b-instruct`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelName(String);
+
+impl ModelName {
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        let ok = !text.is_empty()
+            && text.len() <= 200
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-:/".contains(c));
+        if ok {
+            Ok(Self(text.to_string()))
+        } else {
+            Err(ValidationError::BadModelName(text.to_string()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_queries_are_rejected() {
+        assert_eq!(
+            Query::parse(" \n\t".into()),
+            Err(ValidationError::EmptyQuery)
+        );
+        assert_eq!(
+            Query::parse(String::new()),
+            Err(ValidationError::EmptyQuery)
+        );
+    }
+
+    #[test]
+    fn a_query_of_exactly_16_kib_is_accepted_and_one_byte_more_is_not() {
+        assert!(Query::parse("a".repeat(MAX_QUERY_BYTES)).is_ok());
+        assert_eq!(
+            Query::parse("a".repeat(MAX_QUERY_BYTES + 1)),
+            Err(ValidationError::QueryTooLong(MAX_QUERY_BYTES + 1))
+        );
+    }
+
+    #[test]
+    fn unknown_modes_name_the_allowed_values() {
+        let err = Mode::parse("turbo").unwrap_err().to_string();
+        assert!(
+            err.contains("\"fast\"") && err.contains("\"deep\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn persona_names_are_normalised_to_lowercase() {
+        assert_eq!(PersonaName::parse("Socratic").unwrap().as_str(), "socratic");
+        assert!(PersonaName::parse("'; DROP TABLE personas; --").is_err());
+        assert!(PersonaName::parse("").is_err());
+    }
+
+    #[test]
+    fn model_names_allow_tags_and_namespaces_only() {
+        assert!(ModelName::parse("llama3.2:3b").is_ok());
+        assert!(ModelName::parse("library/qwen2.5:14b-instruct").is_ok());
+        assert!(ModelName::parse("a b").is_err());
+        assert!(ModelName::parse("").is_err());
+    }
+}

@@ -1,0 +1,221 @@
+//! The local language model: Ollama's chat API through ollama-rs, with our own HTTP client
+//! for the timeouts ollama-rs lacks and for the probes it does not offer.
+
+use std::time::Duration;
+
+use ollama_rs::error::OllamaError;
+use ollama_rs::generation::chat::request::ChatMessageRequest;
+use ollama_rs::generation::chat::ChatMessage;
+use ollama_rs::Ollama;
+use reqwest::Url;
+use serde::Deserialize;
+
+use crate::settings::OllamaSettings;
+
+/// Connecting to a local service should be near-instant; a long wait means it is down.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Health probes must answer quickly or count as unavailable.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("Ollama is unreachable: {0}")]
+    Unreachable(String),
+    #[error("Ollama did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("model {0:?} is not available on the Ollama server")]
+    ModelNotFound(String),
+    #[error("Ollama returned an error: {0}")]
+    Upstream(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub content: String,
+    pub prompt_tokens: Option<i32>,
+    pub completion_tokens: Option<i32>,
+}
+
+#[derive(Clone)]
+pub struct Llm {
+    ollama: Ollama,
+    http: reqwest::Client,
+    base: Url,
+    timeout: Duration,
+}
+
+impl Llm {
+    pub fn new(settings: &OllamaSettings) -> anyhow::Result<Self> {
+        let base = Url::parse(&settings.url)?;
+        let timeout = Duration::from_secs(settings.timeout);
+        // A read timeout, not a total deadline: it bounds silence, not the answer's length.
+        // No proxy: a proxy from the environment would carry local traffic elsewhere.
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(timeout)
+            .no_proxy()
+            .build()?;
+        let ollama = Ollama::builder()
+            .url(base.clone())
+            .reqwest_client(http.clone())
+            .build();
+        Ok(Self {
+            ollama,
+            http,
+            base,
+            timeout,
+        })
+    }
+
+    pub fn url(&self) -> &Url {
+        &self.base
+    }
+
+    /// One non-streaming chat exchange.
+    pub async fn chat(
+        &self,
+        model: &str,
+        system_prompt: Option<&str>,
+        query: &str,
+    ) -> Result<Answer, LlmError> {
+        let mut messages = Vec::with_capacity(2);
+        if let Some(system) = system_prompt {
+            messages.push(ChatMessage::system(system.to_string()));
+        }
+        messages.push(ChatMessage::user(query.to_string()));
+        let request = ChatMessageRequest::new(model.to_string(), messages);
+        let response = self
+            .ollama
+            .send_chat_messages(request)
+            .await
+            .map_err(|e| self.classify(model, e))?;
+        let counts = response.final_data.as_ref();
+        Ok(Answer {
+            content: response.message.content,
+            prompt_tokens: counts.and_then(|d| i32::try_from(d.prompt_eval_count).ok()),
+            completion_tokens: counts.and_then(|d| i32::try_from(d.eval_count).ok()),
+        })
+    }
+
+    fn classify(&self, model: &str, error: OllamaError) -> LlmError {
+        match error {
+            OllamaError::ReqwestError(e) => self.classify_http(e),
+            // Non-2xx answers arrive as the raw body: `{"error": "..."}`.
+            OllamaError::Other(body) => {
+                let message = serde_json::from_str::<ErrorBody>(&body)
+                    .map(|b| b.error)
+                    .unwrap_or(body);
+                if message.contains("not found") {
+                    LlmError::ModelNotFound(model.to_string())
+                } else {
+                    LlmError::Upstream(message)
+                }
+            }
+            OllamaError::InternalError(e) => LlmError::Upstream(e.message),
+            OllamaError::JsonError(e) => LlmError::Upstream(format!("unreadable answer: {e}")),
+            OllamaError::ToolCallError(e) => LlmError::Upstream(e.to_string()),
+        }
+    }
+
+    fn classify_http(&self, e: reqwest::Error) -> LlmError {
+        if e.is_timeout() {
+            LlmError::Timeout(self.timeout)
+        } else if e.is_connect() {
+            LlmError::Unreachable(error_chain(&e))
+        } else {
+            // The connection broke mid-answer, or the body was not HTTP.
+            LlmError::Upstream(error_chain(&e))
+        }
+    }
+
+    /// `GET /api/version`: Ollama is up and answering.
+    pub async fn version(&self) -> Result<String, LlmError> {
+        #[derive(Deserialize)]
+        struct Version {
+            version: String,
+        }
+        let v: Version = self.probe("api/version").await?;
+        Ok(v.version)
+    }
+
+    /// `GET /api/tags`: the models present on the server.
+    pub async fn models(&self) -> Result<Vec<String>, LlmError> {
+        #[derive(Deserialize)]
+        struct Tags {
+            models: Vec<Tag>,
+        }
+        #[derive(Deserialize)]
+        struct Tag {
+            name: String,
+        }
+        let tags: Tags = self.probe("api/tags").await?;
+        Ok(tags.models.into_iter().map(|t| t.name).collect())
+    }
+
+    async fn probe<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, LlmError> {
+        let url = self
+            .base
+            .join(path)
+            .map_err(|e| LlmError::Unreachable(e.to_string()))?;
+        let response = self
+            .http
+            .get(url)
+            .timeout(PROBE_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| self.classify_http(e))?;
+        if !response.status().is_success() {
+            return Err(LlmError::Upstream(format!(
+                "{path} answered {}",
+                response.status()
+            )));
+        }
+        response
+            .json::<T>()
+            .await
+            .map_err(|e| LlmError::Upstream(format!("{path}: {e}")))
+    }
+}
+
+/// Whether `wanted` is among `present`, where `llama3` means `llama3:latest` as in Ollama.
+pub fn model_present(present: &[String], wanted: &str) -> bool {
+    let normalise = |m: &str| {
+        if m.contains(':') {
+            m.to_string()
+        } else {
+            format!("{m}:latest")
+        }
+    };
+    let wanted = normalise(wanted);
+    present.iter().any(|m| normalise(m) == wanted)
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::model_present;
+
+    #[test]
+    fn a_model_without_a_tag_means_latest() {
+        let present = vec!["llama3:latest".to_string(), "qwen2.5:14b".to_string()];
+        assert!(model_present(&present, "llama3"));
+        assert!(model_present(&present, "qwen2.5:14b"));
+        assert!(!model_present(&present, "qwen2.5"));
+        assert!(!model_present(&present, "mistral"));
+    }
+}

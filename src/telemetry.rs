@@ -1,0 +1,62 @@
+//! Logging: tracing-subscriber with an env filter (`RUST_LOG` wins over `log.level`),
+//! human-readable or JSON lines, colours only on a terminal.
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::{fmt, prelude::*, EnvFilter};
+
+use crate::settings::{LogFormat, LogSettings};
+
+/// Where log lines go: the server logs to stdout (what containers and journald collect);
+/// other commands log to stderr so that their stdout stays machine-readable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    Stdout,
+    Stderr,
+}
+
+/// Installs the global subscriber. A second call (tests) is a no-op.
+pub fn init(settings: &LogSettings, sink: Sink) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&settings.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match (settings.format, sink) {
+        (LogFormat::Json, Sink::Stdout) => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .with_writer(std::io::stdout),
+            )
+            .try_init(),
+        (LogFormat::Json, Sink::Stderr) => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+        (LogFormat::Pretty, Sink::Stdout) => registry
+            .with(
+                fmt::layer()
+                    .with_ansi(std::io::stdout().is_terminal())
+                    .with_writer(std::io::stdout),
+            )
+            .try_init(),
+        (LogFormat::Pretty, Sink::Stderr) => registry
+            .with(
+                fmt::layer()
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+    };
+    // Already installed (tests start several apps in one process): keep the first.
+    drop(result);
+}
