@@ -78,7 +78,10 @@ let
 
   # Container mode.
   backend = config.virtualisation.oci-containers.backend;
-  imageRef = "${cfg.image.imageName}:${cfg.image.imageTag}";
+  # dockerTools' images carry the reference they load as: `imageName` (a derivation
+  # attribute, `lib.toLower name`) and `imageTag` (passthru). The fallback name is for
+  # nixcheck's stand-in, which lacks `imageName`; with nixpkgs it is never used.
+  imageRef = "${cfg.image.imageName or "maia"}:${cfg.image.imageTag}";
   containerConfigPath = "/etc/maia/maia.toml";
   containerUser = "${toString cfg.container.uid}:${toString cfg.container.uid}";
   # The image sets MAIA_HTTP__LISTEN and MAIA_LOG__FORMAT, and the environment wins over
