@@ -110,7 +110,11 @@ impl ModelName {
             && text.len() <= 200
             && text
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-:/".contains(c));
+                .all(|c| c.is_ascii_alphanumeric() || "._-:/".contains(c))
+            // Namespaces such as `hf.co/user/model` are fine; path tricks such as `../x` are not.
+            && text
+                .split('/')
+                .all(|part| !part.is_empty() && !part.starts_with('.'));
         if ok {
             Ok(Self(text.to_string()))
         } else {
@@ -170,5 +174,8 @@ mod tests {
         assert!(ModelName::parse("library/qwen2.5:14b-instruct").is_ok());
         assert!(ModelName::parse("a b").is_err());
         assert!(ModelName::parse("").is_err());
+        assert!(ModelName::parse("../../etc").is_err());
+        assert!(ModelName::parse("/abs").is_err());
+        assert!(ModelName::parse("hf.co/user/model:q4").is_ok());
     }
 }

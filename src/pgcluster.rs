@@ -166,11 +166,12 @@ impl Cluster {
         Ok(())
     }
 
-    /// Stops the cluster once process `pid` has exited, even if it is killed: for clusters
-    /// held in statics, which are never dropped.
-    pub fn stop_when_process_exits(&self, pid: u32) -> Result<(), ClusterError> {
+    /// Stops the cluster and deletes its directory once process `pid` has exited, even if
+    /// it is killed: for throwaway clusters held in statics, which are never dropped.
+    /// (Run as the cluster's user, `kill -0` on a root process fails: /proc tells instead.)
+    pub fn remove_when_process_exits(&self, pid: u32) -> Result<(), ClusterError> {
         let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; exec \"$0\" stop -D \"$1\" -m immediate"
+            "while kill -0 {pid} 2>/dev/null || [ -d /proc/{pid} ]; do sleep 1; done; \"$0\" stop -D \"$1\" -m immediate; rm -rf \"$2\""
         );
         let mut command = Command::new("sh");
         command
@@ -178,6 +179,7 @@ impl Cluster {
             .arg(script)
             .arg(self.bindir.join("pg_ctl"))
             .arg(&self.pgdata)
+            .arg(&self.data_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -323,9 +325,22 @@ fn run(mut command: Command, name: &str) -> Result<(), ClusterError> {
 
 /// `MAIA_PG_BINDIR`, then PATH, then Debian's versioned directories (newest first).
 pub fn find_bindir() -> Result<PathBuf, ClusterError> {
+    find_bindir_in(
+        std::env::var_os("MAIA_PG_BINDIR").map(PathBuf::from),
+        std::env::var_os("PATH"),
+        Path::new(DEBIAN_ROOT),
+    )
+}
+
+const DEBIAN_ROOT: &str = "/usr/lib/postgresql";
+
+fn find_bindir_in(
+    explicit: Option<PathBuf>,
+    path: Option<std::ffi::OsString>,
+    debian_root: &Path,
+) -> Result<PathBuf, ClusterError> {
     let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
-    if let Some(dir) = std::env::var_os("MAIA_PG_BINDIR") {
-        let dir = PathBuf::from(dir);
+    if let Some(dir) = explicit {
         return if has_tools(&dir) {
             Ok(dir)
         } else {
@@ -335,12 +350,12 @@ pub fn find_bindir() -> Result<PathBuf, ClusterError> {
             )))
         };
     }
-    if let Some(path) = std::env::var_os("PATH") {
+    if let Some(path) = path {
         if let Some(dir) = std::env::split_paths(&path).find(|d| has_tools(d)) {
             return Ok(dir);
         }
     }
-    let mut versioned: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+    let mut versioned: Vec<(u32, PathBuf)> = fs::read_dir(debian_root)
         .into_iter()
         .flatten()
         .flatten()
@@ -415,4 +430,53 @@ fn check_reachable(dir: &Path, uid: u32) -> Result<(), ClusterError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("maia-pgc-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn fake_tools(dir: &Path) {
+        fs::create_dir_all(dir).unwrap();
+        fs::write(dir.join("initdb"), "").unwrap();
+        fs::write(dir.join("pg_ctl"), "").unwrap();
+    }
+
+    #[test]
+    fn no_binaries_anywhere_says_what_to_install() {
+        let root = scratch("none");
+        let err = find_bindir_in(None, Some("/nonexistent".into()), &root).unwrap_err();
+        assert!(matches!(err, ClusterError::NotInstalled));
+        let text = err.to_string();
+        assert!(text.contains("apt-get install postgresql"), "{text}");
+        assert!(text.contains("MAIA_PG_BINDIR"), "{text}");
+    }
+
+    #[test]
+    fn the_newest_debian_version_is_chosen_after_path() {
+        let root = scratch("debian");
+        fake_tools(&root.join("9/bin"));
+        fake_tools(&root.join("16/bin"));
+        fake_tools(&root.join("15/bin"));
+        let found = find_bindir_in(None, None, &root).unwrap();
+        assert_eq!(found, root.join("16/bin"));
+        let on_path = scratch("path");
+        fake_tools(&on_path);
+        let found = find_bindir_in(None, Some(on_path.clone().into_os_string()), &root).unwrap();
+        assert_eq!(found, on_path);
+    }
+
+    #[test]
+    fn an_explicit_directory_without_the_tools_is_an_error() {
+        let empty = scratch("explicit");
+        let err = find_bindir_in(Some(empty.clone()), None, Path::new("/nonexistent")).unwrap_err();
+        assert!(err.to_string().contains("MAIA_PG_BINDIR"));
+    }
 }

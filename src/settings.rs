@@ -396,7 +396,7 @@ impl Settings {
         struct View<'a> {
             http: &'a HttpSettings,
             database: DatabaseView,
-            ollama: &'a OllamaSettings,
+            ollama: OllamaSettings,
             sovereignty: &'a SovereigntySettings,
             log: &'a LogSettings,
         }
@@ -421,7 +421,10 @@ impl Settings {
                 connect_timeout: self.database.connect_timeout,
                 ca_file: self.database.ca_file.clone(),
             },
-            ollama: &self.ollama,
+            ollama: OllamaSettings {
+                deep_model: Some(self.deep_model().to_string()),
+                ..self.ollama.clone()
+            },
             sovereignty: &self.sovereignty,
             log: &self.log,
         };

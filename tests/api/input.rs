@@ -1,0 +1,129 @@
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+async fn raw_post(
+    app: &TestApp,
+    body: impl Into<reqwest::Body>,
+    content_type: &str,
+) -> (u16, Value) {
+    let r = app
+        .http
+        .post(app.url("/api/consciousness/query"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    decode(r).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_gets_a_clear_4xx_and_ollama_is_never_asked() {
+    let app = TestApp::spawn().await;
+    let cases: Vec<(&str, String, u16)> = vec![
+        ("malformed JSON", "{\"query\": ".into(), 400),
+        ("not an object", "[1,2]".into(), 422),
+        ("missing query", "{}".into(), 422),
+        ("query of the wrong type", "{\"query\": 5}".into(), 422),
+        ("empty query", json!({"query": ""}).to_string(), 422),
+        (
+            "whitespace query",
+            json!({"query": " \n\t "}).to_string(),
+            422,
+        ),
+        (
+            "query over 16 KiB",
+            json!({"query": "a".repeat(16 * 1024 + 1)}).to_string(),
+            422,
+        ),
+        (
+            "body over 64 KiB",
+            json!({"query": "a".repeat(70 * 1024)}).to_string(),
+            413,
+        ),
+        (
+            "unknown mode",
+            json!({"query": "x", "mode": "turbo"}).to_string(),
+            422,
+        ),
+        (
+            "unknown persona",
+            json!({"query": "x", "persona": "oracle"}).to_string(),
+            422,
+        ),
+        (
+            "bad model name",
+            json!({"query": "x", "model": "../../etc"}).to_string(),
+            422,
+        ),
+    ];
+    for (name, body, expected) in cases {
+        let (status, response) = raw_post(&app, body, "application/json").await;
+        assert_eq!(status, expected, "{name}: {response}");
+        assert!(response["error"]["code"].is_string(), "{name}: {response}");
+        assert!(
+            response["error"]["message"].is_string(),
+            "{name}: {response}"
+        );
+    }
+    assert_eq!(app.ollama.chat_count(), 0);
+    assert!(app.traces_in_db().await.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_modes_and_personas_name_the_allowed_values() {
+    let app = TestApp::spawn().await;
+    let (_, body) = app.query(json!({"query": "x", "mode": "turbo"})).await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("fast") && message.contains("deep"),
+        "{message}"
+    );
+    let (_, body) = app.query(json!({"query": "x", "persona": "oracle"})).await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("socratic") && message.contains("coach"),
+        "{message}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_query_of_exactly_16_kib_is_accepted() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.query(json!({"query": "é".repeat(8 * 1024)})).await;
+    assert_eq!(status, 200, "{body}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn form_encoded_content_type_is_still_read_as_json() {
+    // `curl -d '{"query": …}'` sends application/x-www-form-urlencoded.
+    let app = TestApp::spawn().await;
+    let (status, body) = raw_post(
+        &app,
+        json!({"query": "curl"}).to_string(),
+        "application/x-www-form-urlencoded",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_routes_and_wrong_methods_are_json() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.get("/api/nope").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+    let (status, body) = app.get("/api/consciousness/query").await;
+    assert_eq!(status, 405);
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+    let r = app.http.put(app.url("/api/health")).send().await.unwrap();
+    let (status, body) = decode(r).await;
+    assert_eq!(status, 405);
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+    app.stop().await;
+}

@@ -1,0 +1,139 @@
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn traces_list_newest_first_with_keyset_pagination() {
+    let app = TestApp::spawn().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let (status, body) = app.query(json!({ "query": format!("q{i}") })).await;
+        assert_eq!(status, 200);
+        ids.push(body["id"].as_str().unwrap().to_string());
+    }
+    ids.reverse(); // newest first
+
+    let (status, page1) = app.get("/api/traces?limit=2").await;
+    assert_eq!(status, 200, "{page1}");
+    let got: Vec<&str> = page1["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, &ids[0..2]);
+    let next = page1["next_before"].as_str().unwrap();
+    assert_eq!(next, ids[1]);
+
+    let (_, page2) = app.get(&format!("/api/traces?limit=2&before={next}")).await;
+    let got: Vec<&str> = page2["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, &ids[2..4]);
+
+    let next = page2["next_before"].as_str().unwrap();
+    let (_, page3) = app.get(&format!("/api/traces?limit=2&before={next}")).await;
+    let got: Vec<&str> = page3["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, &ids[4..5]);
+    assert!(page3["next_before"].is_null());
+
+    let (_, all) = app.get("/api/traces").await;
+    assert_eq!(all["traces"].as_array().unwrap().len(), 5);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trace_can_be_fetched_and_deleted() {
+    let app = TestApp::spawn().await;
+    let (_, body) = app.query(json!({ "query": "delete me" })).await;
+    let id = body["id"].as_str().unwrap();
+    let (status, trace) = app.get(&format!("/api/traces/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(trace["query"], "delete me");
+    assert_eq!(trace["status"], "ok");
+
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/traces/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(app.get(&format!("/api/traces/{id}")).await.0, 404);
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/traces/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    assert!(app.traces_in_db().await.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_and_malformed_trace_ids() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app
+        .get(&format!("/api/traces/{}", uuid::Uuid::new_v4()))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "not_found");
+    let (status, body) = app.get("/api/traces/not-a-uuid").await;
+    assert_eq!(status, 400, "{body}");
+    let r = app
+        .http
+        .delete(app.url("/api/traces/not-a-uuid"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_list_parameters_are_client_errors() {
+    let app = TestApp::spawn().await;
+    for limit in ["0", "101", "-1", "ten"] {
+        let (status, body) = app.get(&format!("/api/traces?limit={limit}")).await;
+        assert_eq!(status, 422, "limit={limit}: {body}");
+    }
+    assert_eq!(app.get("/api/traces?limit=100").await.0, 200);
+    assert_eq!(app.get("/api/traces?before=nope").await.0, 400);
+    let (status, _) = app
+        .get(&format!("/api/traces?before={}", uuid::Uuid::new_v4()))
+        .await;
+    assert_eq!(status, 400);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn personas_are_listed() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.get("/api/personas").await;
+    assert_eq!(status, 200, "{body}");
+    let names: Vec<&str> = body["personas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "socratic",
+        "contrarian",
+        "pragmatist",
+        "synthesizer",
+        "coach",
+    ] {
+        assert!(names.contains(&expected), "{names:?}");
+    }
+    app.stop().await;
+}
