@@ -14,6 +14,8 @@ use std::process::{Command, Stdio};
 /// Role that owns the cluster and every database in it.
 pub const SUPERUSER: &str = "maia";
 const CONF_FILE: &str = "maia-dev.conf";
+/// Where a root-run cluster goes when its own directory is out of the cluster user's reach.
+const STAND_IN_ROOT: &str = "/var/tmp";
 /// Unix socket paths are limited to 107 bytes; longer directories get no socket.
 const MAX_SOCKET_DIR: usize = 90;
 
@@ -70,16 +72,34 @@ impl Cluster {
         let bindir = find_bindir()?;
         fs::create_dir_all(&options.data_dir)
             .map_err(io(format!("cannot create {}", options.data_dir.display())))?;
-        let data_dir = options
+        let mut data_dir = options
             .data_dir
             .canonicalize()
             .map_err(io(format!("cannot resolve {}", options.data_dir.display())))?;
-        let pgdata = data_dir.join("pgdata");
         let run_as = if running_as_root() {
             Some(unprivileged_user()?)
         } else {
             None
         };
+        if let Some((uid, _)) = run_as {
+            // Under root in a checkout below /root, the cluster's user cannot reach the
+            // chosen directory: keep the cluster in a stable place it can reach instead.
+            if check_reachable(&data_dir, uid).is_err() {
+                let stand_in = PathBuf::from(STAND_IN_ROOT).join(format!(
+                    "maia-dev-{:016x}",
+                    fnv1a(data_dir.as_os_str().as_encoded_bytes())
+                ));
+                fs::create_dir_all(&stand_in)
+                    .map_err(io(format!("cannot create {}", stand_in.display())))?;
+                eprintln!(
+                    "maia: {} is not reachable by the PostgreSQL user (uid {uid}); the cluster lives in {} instead",
+                    data_dir.display(),
+                    stand_in.display()
+                );
+                data_dir = stand_in;
+            }
+        }
+        let pgdata = data_dir.join("pgdata");
         let socket_dir = (data_dir.as_os_str().len() <= MAX_SOCKET_DIR).then(|| data_dir.clone());
         let mut cluster = Cluster {
             bindir,
@@ -409,6 +429,13 @@ fn unprivileged_user() -> Result<(u32, u32), ClusterError> {
             "running as root, and there is no `postgres` or `nobody` user to run PostgreSQL as"
                 .into(),
         )
+    })
+}
+
+/// A stable 64-bit FNV-1a hash: the same directory always maps to the same stand-in.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
 
