@@ -254,3 +254,55 @@ async fn dev_brings_up_its_own_cluster_and_keeps_data_across_runs() {
     stop(p).await;
     let _ = std::fs::remove_dir_all(&data_dir);
 }
+
+/// Under root (as in CI) the cluster runs as another user; a directory that user cannot
+/// reach gets a stable stand-in it can, so `maia dev` still works from a checkout in /root.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_root_run_cluster_in_an_unreachable_directory_moves_to_a_stand_in() {
+    use std::os::unix::fs::PermissionsExt;
+    let private = tempdir();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&private).unwrap());
+    if owner != 0 {
+        eprintln!("not root: the cluster runs as this user and reaches the directory itself");
+        return;
+    }
+    let options = maia::pgcluster::ClusterOptions {
+        data_dir: private.join("dev"),
+        fresh: true,
+        fsync: false,
+    };
+    let start = |o: maia::pgcluster::ClusterOptions| {
+        tokio::task::spawn_blocking(move || maia::pgcluster::Cluster::start(&o).expect("starts"))
+    };
+    let mut cluster = start(options.clone()).await.unwrap();
+    let stand_in = cluster.data_dir().to_path_buf();
+    assert!(stand_in.starts_with("/var/tmp"), "{}", stand_in.display());
+    cluster.ensure_database("maia").await.unwrap();
+    psql(&cluster.url("maia"))
+        .await
+        .batch_execute("CREATE TABLE kept (x int)")
+        .await
+        .unwrap();
+    cluster.stop().unwrap();
+
+    // The same directory maps to the same stand-in: the data is still there.
+    let mut again = start(maia::pgcluster::ClusterOptions {
+        fresh: false,
+        ..options
+    })
+    .await
+    .unwrap();
+    assert_eq!(again.data_dir(), stand_in);
+    psql(&again.url("maia"))
+        .await
+        .batch_execute("SELECT x FROM kept")
+        .await
+        .unwrap();
+    again.stop().unwrap();
+    let _ = tokio::process::Command::new("rm")
+        .arg("-rf")
+        .arg(&stand_in)
+        .status()
+        .await;
+}
