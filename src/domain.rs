@@ -11,6 +11,8 @@ pub enum ValidationError {
     EmptyQuery,
     #[error("query is {0} bytes; the limit is {MAX_QUERY_BYTES} bytes (16 KiB)")]
     QueryTooLong(usize),
+    #[error("query must not contain NUL characters (\\u0000)")]
+    NulInQuery,
     #[error("unknown mode {0:?}; allowed values: \"fast\", \"deep\"")]
     UnknownMode(String),
     #[error("persona {0:?} is not a valid persona name (lowercase letters, digits, '-' and '_')")]
@@ -30,6 +32,10 @@ impl Query {
         }
         if text.len() > MAX_QUERY_BYTES {
             return Err(ValidationError::QueryTooLong(text.len()));
+        }
+        // PostgreSQL text cannot hold NUL: such a query could never be kept.
+        if text.contains('\0') {
+            return Err(ValidationError::NulInQuery);
         }
         Ok(Self(text))
     }

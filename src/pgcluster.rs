@@ -186,6 +186,16 @@ impl Cluster {
         Ok(())
     }
 
+    /// Starts a stopped cluster again with its data, on the same port (the fault tests
+    /// take the database away and bring it back under clients that keep its URL).
+    pub fn start_again(&mut self) -> Result<(), ClusterError> {
+        if !self.running {
+            self.pg_ctl(&["start", "-w", "-t", "60", "-l"], true)?;
+            self.running = true;
+        }
+        Ok(())
+    }
+
     /// Stops the cluster and deletes its directory once process `pid` has exited, even if
     /// it is killed: for throwaway clusters held in statics, which are never dropped.
     /// (Run as the cluster's user, `kill -0` on a root process fails: /proc tells instead.)

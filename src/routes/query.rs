@@ -97,7 +97,11 @@ pub async fn query(
     let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
 
     match result {
-        Ok(answer) => {
+        Ok(mut answer) => {
+            // PostgreSQL text cannot hold NUL; a model that emits one must not cost the answer.
+            if answer.content.contains('\0') {
+                answer.content = answer.content.replace('\0', "\u{fffd}");
+            }
             let trace = NewTrace {
                 id,
                 query: query.as_str(),

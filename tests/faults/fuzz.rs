@@ -1,0 +1,356 @@
+//! R5: arbitrary bytes and JSON shapes sent to every endpoint of an in-process app: every
+//! request gets an answer (no panic, no dropped connection), never a 5xx, always JSON.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Once;
+use std::time::Duration;
+
+use maia::startup::Application;
+use proptest::collection::{btree_map, vec};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use reqwest::{Method, Url};
+use serde_json::Value;
+
+use crate::fake_ollama::FakeOllama;
+use crate::support::*;
+
+/// How often each status was answered, reported at the end (a run that never reached the
+/// handlers proves little).
+static STATUSES: std::sync::Mutex<std::collections::BTreeMap<u16, usize>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// Panics on the server's worker threads, counted by a hook installed once.
+static WORKER_PANICS: AtomicUsize = AtomicUsize::new(0);
+
+fn count_worker_panics() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current()
+                .name()
+                .is_some_and(|n| n.starts_with("actix-"))
+            {
+                WORKER_PANICS.fetch_add(1, Ordering::SeqCst);
+            }
+            previous(info);
+        }));
+    });
+}
+
+fn config(cases: u32) -> Config {
+    Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Request {
+    method: Method,
+    /// Path segments, each percent-encoded when sent.
+    segments: Vec<String>,
+    params: Vec<(String, String)>,
+    content_type: Option<String>,
+    request_id: Option<String>,
+    body: Vec<u8>,
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        ".{0,24}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 32, 6, |inner| {
+        prop_oneof![
+            vec(inner.clone(), 0..6).prop_map(Value::Array),
+            btree_map(".{0,8}", inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Either a sensible value for a field or anything at all.
+fn field(sensible: &'static [&'static str]) -> impl Strategy<Value = Option<Value>> {
+    proptest::option::of(prop_oneof![
+        proptest::sample::select(sensible).prop_map(Value::from),
+        "\\PC{0,40}".prop_map(Value::from),
+        json_value(),
+    ])
+}
+
+/// Objects shaped like a query, with every field sometimes wrong.
+fn query_shaped() -> impl Strategy<Value = Value> {
+    (
+        field(&["What is a lock?", "", "   ", "\u{0}", "日本語の質問"]),
+        field(&["fast", "deep", "FAST", "slow"]),
+        field(&["socratic", "pragmatist", "coach", "nobody", "../etc"]),
+        field(&[MODEL, "llama3.2", "../../x", "a b"]),
+        btree_map("[a-z]{1,6}", json_value(), 0..3),
+    )
+        .prop_map(|(query, mode, persona, model, extra)| {
+            let mut object: serde_json::Map<String, Value> = extra.into_iter().collect();
+            for (key, value) in [
+                ("query", query),
+                ("mode", mode),
+                ("persona", persona),
+                ("model", model),
+            ] {
+                if let Some(v) = value {
+                    object.insert(key.into(), v);
+                }
+            }
+            Value::Object(object)
+        })
+}
+
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        2 => vec(any::<u8>(), 0..512),
+        2 => json_value().prop_map(|v| serde_json::to_vec(&v).unwrap()),
+        4 => query_shaped().prop_map(|v| serde_json::to_vec(&v).unwrap()),
+        // Around the 16 KiB query limit and the 64 KiB body limit.
+        1 => (16_370usize..16_400).prop_map(|n| {
+            serde_json::to_vec(&serde_json::json!({ "query": "q".repeat(n) })).unwrap()
+        }),
+        1 => (65_520usize..65_560).prop_map(|n| vec![b'{'; n]),
+    ]
+}
+
+fn any_method() -> impl Strategy<Value = Method> {
+    proptest::sample::select(vec![
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::HEAD,
+        Method::OPTIONS,
+    ])
+}
+
+fn path(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|p| p.to_string()).collect()
+}
+
+/// Mostly a route with the method it serves; sometimes anything.
+fn endpoint() -> impl Strategy<Value = (Method, Vec<String>)> {
+    let text = "\\PC{0,40}";
+    let trace_id = prop_oneof![
+        text.prop_map(|s| s.to_string()),
+        any::<u128>().prop_map(|n| uuid::Uuid::from_u128(n).to_string()),
+    ];
+    let get = |parts: &'static [&'static str]| Just((Method::GET, path(parts)));
+    prop_oneof![
+        1 => get(&["livez"]),
+        1 => get(&["readyz"]),
+        1 => get(&["api", "health"]),
+        1 => get(&["api", "consciousness", "health"]),
+        1 => get(&["api", "personas"]),
+        2 => get(&["api", "traces"]),
+        8 => Just((Method::POST, path(&["api", "consciousness", "query"]))),
+        2 => (
+            proptest::sample::select(vec![Method::GET, Method::DELETE]),
+            trace_id,
+        )
+            .prop_map(|(m, id)| (m, vec!["api".into(), "traces".into(), id])),
+        2 => (any_method(), vec(text, 0..4)),
+        2 => (
+            any_method(),
+            proptest::sample::select(vec![
+                path(&["api", "consciousness", "query"]),
+                path(&["api", "traces"]),
+                path(&["api", "health"]),
+                path(&["readyz"]),
+            ]),
+        ),
+    ]
+}
+
+fn params() -> impl Strategy<Value = Vec<(String, String)>> {
+    let key = prop_oneof![
+        Just("limit".to_string()),
+        Just("before".to_string()),
+        "\\PC{0,8}"
+    ];
+    let value = prop_oneof![
+        (-5i64..200).prop_map(|n| n.to_string()),
+        any::<u128>().prop_map(|n| uuid::Uuid::from_u128(n).to_string()),
+        "\\PC{0,30}",
+    ];
+    vec((key, value), 0..3)
+}
+
+fn request() -> impl Strategy<Value = Request> {
+    let content_type = proptest::option::of(prop_oneof![
+        Just("application/json".to_string()),
+        Just("text/plain; charset=latin1".to_string()),
+        Just("application/x-www-form-urlencoded".to_string()),
+        "[ -~]{0,30}",
+    ]);
+    let request_id = proptest::option::of("[ -~]{0,80}");
+    (endpoint(), params(), content_type, request_id, body()).prop_map(
+        |((method, segments), params, content_type, request_id, body)| Request {
+            method,
+            segments,
+            params,
+            content_type,
+            request_id,
+            body,
+        },
+    )
+}
+
+async fn check(http: &reqwest::Client, base: &Url, r: Request) -> Result<(), String> {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .expect("a base URL")
+        .extend(&r.segments);
+    if !r.params.is_empty() {
+        url.query_pairs_mut().extend_pairs(&r.params);
+    }
+    let mut builder = http.request(r.method.clone(), url.clone()).body(r.body);
+    if let Some(ct) = &r.content_type {
+        builder = builder.header("content-type", ct);
+    }
+    if let Some(id) = &r.request_id {
+        builder = builder.header("x-request-id", id);
+    }
+    let response = builder
+        .send()
+        .await
+        .map_err(|e| format!("{} {url}: no answer: {e}", r.method))?;
+    let status = response.status().as_u16();
+    *STATUSES.lock().unwrap().entry(status).or_default() += 1;
+    if response.headers().get("x-request-id").is_none() {
+        return Err(format!("{} {url}: {status} without x-request-id", r.method));
+    }
+    let text = response.text().await.map_err(|e| e.to_string())?;
+    if r.method == Method::HEAD || status == 204 {
+        return Ok(());
+    }
+    let body: Value = serde_json::from_str(&text).map_err(|_| {
+        format!(
+            "{} {url}: {status} with a body that is not JSON: {text:?}",
+            r.method
+        )
+    })?;
+    // A well-formed query naming a model Ollama does not have is Ollama's answer, not ours.
+    let upstream_model = status == 502 && body["error"]["code"] == "model_not_found";
+    if status >= 500 && !upstream_model {
+        return Err(format!("{} {url}: {status} {body}", r.method));
+    }
+    Ok(())
+}
+
+/// Sends `bytes` on a raw connection and reads what comes back; a status, if any, must be
+/// below 500.
+fn raw_exchange(port: u16, bytes: &[u8]) -> Result<(), String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    stream.write_all(bytes).map_err(|e| e.to_string())?;
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut answer = Vec::new();
+    match stream.read_to_end(&mut answer) {
+        Ok(_) => {}
+        // A reset after an error answer is fine; what was read before it counts.
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => return Err(format!("no end of answer: {e}")),
+    }
+    let head = String::from_utf8_lossy(&answer[..answer.len().min(12)]).to_string();
+    if let Some(code) = head
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|s| s.get(..3))
+        .and_then(|s| s.parse::<u16>().ok())
+    {
+        if code >= 500 {
+            return Err(format!("{code}: {}", String::from_utf8_lossy(&answer)));
+        }
+    }
+    Ok(())
+}
+
+fn raw_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let prefixes = proptest::sample::select(vec![
+        "",
+        "GET / HTTP/1.1\r\n",
+        "POST /api/consciousness/query HTTP/1.1\r\nHost: x\r\n",
+        "POST /api/consciousness/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n",
+        "GET /api/traces?limit= HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "DELETE /api/traces/ HTTP/1.0\r\n",
+    ]);
+    (prefixes, vec(any::<u8>(), 0..300)).prop_map(|(p, tail)| {
+        let mut bytes = p.as_bytes().to_vec();
+        bytes.extend(tail);
+        bytes
+    })
+}
+
+#[test]
+fn arbitrary_requests_to_every_endpoint_get_a_json_answer_never_a_5xx() {
+    count_worker_panics();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (app_port, handle, server, ollama) = rt.block_on(async {
+        let db = fresh_database(shared_cluster()).await;
+        let ollama = FakeOllama::start(&[MODEL]).await;
+        let app = Application::build(settings(&db, &ollama.url()))
+            .await
+            .expect("the app starts");
+        let port = app.port();
+        let handle = app.handle();
+        let server = tokio::spawn(app.run_until_stopped());
+        (port, handle, server, ollama)
+    });
+    let base = Url::parse(&format!("http://127.0.0.1:{app_port}/")).unwrap();
+    let http = http();
+
+    let mut runner = TestRunner::new(config(256));
+    let result = runner.run(&request(), |r| {
+        rt.block_on(check(&http, &base, r))
+            .map_err(TestCaseError::fail)
+    });
+    let mut raw_runner = TestRunner::new(config(64));
+    let raw_result = raw_runner.run(&raw_bytes(), |bytes| {
+        raw_exchange(app_port, &bytes).map_err(TestCaseError::fail)
+    });
+
+    let alive = rt.block_on(wait_for_200(
+        &format!("http://127.0.0.1:{app_port}/livez"),
+        Duration::from_secs(2),
+    ));
+    rt.block_on(async {
+        handle.stop(true).await;
+        let _ = server.await;
+        ollama.stop().await;
+    });
+    let statuses = STATUSES.lock().unwrap().clone();
+    eprintln!("R5: statuses answered: {statuses:?}");
+    assert!(
+        statuses.contains_key(&200) && statuses.contains_key(&422) && statuses.contains_key(&400),
+        "the requests never reached the handlers' outcomes: {statuses:?}"
+    );
+    if let Err(e) = result {
+        panic!("HTTP requests: {e}");
+    }
+    if let Err(e) = raw_result {
+        panic!("raw bytes: {e}");
+    }
+    assert!(alive, "the server stopped answering");
+    assert_eq!(
+        WORKER_PANICS.load(Ordering::SeqCst),
+        0,
+        "a server worker panicked"
+    );
+}

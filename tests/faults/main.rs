@@ -1,0 +1,17 @@
+//! Fault tests: what maia does when its parts break, each bounded in time, loopback only.
+//!
+//! - R1 `db_restart`: PostgreSQL stopped and started again under a steady query load.
+//! - R2 `ollama`: Ollama down, erroring, or slower than the timeout.
+//! - R3 `concurrent_start`: four `maia serve` processes at once on an empty database.
+//! - R4 `sigterm`: SIGTERM to `maia serve` with requests in flight.
+//! - R5 `fuzz`: arbitrary bytes and JSON shapes to every endpoint.
+
+#[path = "../support/fake_ollama.rs"]
+mod fake_ollama;
+mod support;
+
+mod concurrent_start;
+mod db_restart;
+mod fuzz;
+mod ollama;
+mod sigterm;
