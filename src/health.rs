@@ -1,11 +1,13 @@
 //! Health: probes PostgreSQL (and its migrations) and Ollama, and caches the result for about
 //! a second so that load on the health endpoint is not load on either.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use actix_web::web::Bytes;
 use deadpool_postgres::Pool;
 use serde::Serialize;
+use serde_json::json;
 use tokio::sync::Mutex;
 
 use crate::llm::Llm;
@@ -50,15 +52,44 @@ impl Report {
     }
 }
 
-/// The last report and when it was made.
-type Cached = (Instant, Arc<Report>);
+/// A report with the JSON bodies of `/api/health` and `/readyz`, rendered once per probe
+/// rather than once per request: health endpoints are polled hard.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub report: Report,
+    pub health_json: Bytes,
+    pub ready_json: Bytes,
+}
+
+impl Snapshot {
+    fn new(report: Report) -> Self {
+        let health_json = serde_json::to_vec(&report).unwrap_or_default().into();
+        let ready_json = serde_json::to_vec(&json!({
+            "status": if report.ready() { "ready" } else { "not_ready" },
+            "database": report.database,
+            "migrations": report.migrations,
+        }))
+        .unwrap_or_default()
+        .into();
+        Self {
+            report,
+            health_json,
+            ready_json,
+        }
+    }
+}
+
+/// The last snapshot and when it was made.
+type Cached = (Instant, Arc<Snapshot>);
 
 /// Shared by all workers; one probe runs at a time and everyone else reuses its result.
+/// A fresh report is read under a plain read lock: no queue of waiters on the hot path.
 #[derive(Clone)]
 pub struct HealthProbe {
     pool: Pool,
     llm: Llm,
-    cached: Arc<Mutex<Option<Cached>>>,
+    cached: Arc<RwLock<Option<Cached>>>,
+    probing: Arc<Mutex<()>>,
 }
 
 impl HealthProbe {
@@ -66,20 +97,32 @@ impl HealthProbe {
         Self {
             pool,
             llm,
-            cached: Arc::new(Mutex::new(None)),
+            cached: Arc::new(RwLock::new(None)),
+            probing: Arc::new(Mutex::new(())),
         }
     }
 
-    pub async fn report(&self) -> Arc<Report> {
-        let mut cached = self.cached.lock().await;
-        if let Some((at, report)) = cached.as_ref() {
-            if at.elapsed() < CACHE_FOR {
-                return report.clone();
-            }
+    pub async fn snapshot(&self) -> Arc<Snapshot> {
+        if let Some(snapshot) = self.fresh() {
+            return snapshot;
         }
-        let report = Arc::new(self.probe().await);
-        *cached = Some((Instant::now(), report.clone()));
-        report
+        let _probing = self.probing.lock().await;
+        // Whoever probed while we waited left a fresh snapshot.
+        if let Some(snapshot) = self.fresh() {
+            return snapshot;
+        }
+        let snapshot = Arc::new(Snapshot::new(self.probe().await));
+        *self.cached.write().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), snapshot.clone()));
+        snapshot
+    }
+
+    fn fresh(&self) -> Option<Arc<Snapshot>> {
+        let cached = self.cached.read().unwrap_or_else(|e| e.into_inner());
+        cached
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < CACHE_FOR)
+            .map(|(_, snapshot)| snapshot.clone())
     }
 
     async fn probe(&self) -> Report {

@@ -101,5 +101,17 @@ async fn every_response_carries_a_request_id_echoed_when_given() {
         .await
         .unwrap();
     assert_eq!(r.headers()["x-request-id"], "abc-123");
+    // Probes and other routes go through different paths of the middleware.
+    for path in ["/api/health", "/api/personas", "/no/such/route"] {
+        let r = app
+            .http
+            .get(app.url(path))
+            .header("x-request-id", "id-42")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["x-request-id"], "id-42", "{path}");
+        assert_eq!(r.headers()["content-type"], "application/json", "{path}");
+    }
     app.stop().await;
 }
