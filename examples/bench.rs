@@ -13,6 +13,8 @@
 //! both sides. Figures go to standard output, one line each; progress to standard error.
 //! Exits 1 if a figure misses its target.
 
+#[path = "../tests/support/clean_env.rs"]
+mod clean_env;
 #[path = "../tests/support/fake_ollama.rs"]
 mod fake_ollama;
 
@@ -371,15 +373,7 @@ fn verdict(ok: bool) -> &'static str {
 /// `maia` with none of the caller's configuration in its environment.
 fn maia_command(bin: &Path) -> Command {
     let mut c = Command::new(bin);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("MAIA_") && k != "MAIA_PG_BINDIR"
-            || k == "DATABASE_URL"
-            || k == "OLLAMA_BASE_URL"
-            || k == "RUST_LOG"
-        {
-            c.env_remove(k);
-        }
-    }
+    clean_env::clear_maia_env(&mut c);
     c.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

@@ -10,13 +10,6 @@ use actix_web::middleware::Next;
 use tracing::Instrument;
 
 pub const HEADER: &str = "x-request-id";
-/// Health and readiness endpoints, polled by health checks and load balancers.
-const PROBES: &[&str] = &[
-    "/livez",
-    "/readyz",
-    "/api/health",
-    "/api/consciousness/health",
-];
 
 fn usable(id: &str) -> bool {
     !id.is_empty()
@@ -37,58 +30,55 @@ pub async fn middleware(
         .filter(|v| usable(v))
         .map(String::from)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    // Probes are polled hard and share one cached health check: a span each would cost more
+    // than the answer, so they get none and name their id and path in their own lines.
+    let probe = crate::routes::PROBES
+        .into_iter()
+        .find(|path| *path == req.path());
+    let span = match probe {
+        Some(_) => tracing::Span::none(),
+        None => tracing::info_span!(
+            "request",
+            request_id = %id,
+            method = %req.method(),
+            path = %req.path()
+        ),
+    };
     let started = Instant::now();
-    // Probes are polled hard and share one cached health check: a span for each would cost
-    // more than the answer, and their successes are logged at debug only.
-    if PROBES.contains(&req.path()) {
-        let path = req.path().to_owned();
-        let result = next.call(req).await;
-        let elapsed_ms = started.elapsed().as_millis() as u64;
-        return match result {
-            Ok(mut res) => {
-                let status = res.status().as_u16();
-                if res.status().is_success() {
-                    tracing::debug!(request_id = %id, path, status, elapsed_ms, "request done");
-                } else {
-                    tracing::info!(request_id = %id, path, status, elapsed_ms, "request done");
-                }
-                tag(&mut res, &id);
-                Ok(res)
-            }
-            Err(e) => {
-                tracing::warn!(request_id = %id, path, error = %e, "request failed before a response");
-                Err(e)
-            }
-        };
-    }
-    let span = tracing::info_span!(
-        "request",
-        request_id = %id,
-        method = %req.method(),
-        path = %req.path()
-    );
     let result = next.call(req).instrument(span.clone()).await;
     let _entered = span.enter();
     match result {
         Ok(mut res) => {
             let status = res.status().as_u16();
             let elapsed_ms = started.elapsed().as_millis() as u64;
-            tracing::info!(status, elapsed_ms, "request done");
-            tag(&mut res, &id);
+            match probe {
+                None => tracing::info!(status, elapsed_ms, "request done"),
+                // A probe's success says nothing new: debug only.
+                Some(path) if res.status().is_success() => {
+                    tracing::debug!(request_id = %id, path, status, elapsed_ms, "request done")
+                }
+                Some(path) => {
+                    tracing::info!(request_id = %id, path, status, elapsed_ms, "request done")
+                }
+            }
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                res.headers_mut()
+                    .insert(HeaderName::from_static(HEADER), value);
+            }
             Ok(res)
         }
         Err(e) => {
-            tracing::warn!(error = %e, "request failed before a response");
+            match probe {
+                None => tracing::warn!(error = %e, "request failed before a response"),
+                Some(path) => tracing::warn!(
+                    request_id = %id,
+                    path,
+                    error = %e,
+                    "request failed before a response"
+                ),
+            }
             Err(e)
         }
-    }
-}
-
-/// Puts the request id on the response.
-fn tag<B>(res: &mut ServiceResponse<B>, id: &str) {
-    if let Ok(value) = HeaderValue::from_str(id) {
-        res.headers_mut()
-            .insert(HeaderName::from_static(HEADER), value);
     }
 }
 

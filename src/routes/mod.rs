@@ -10,11 +10,18 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::json_error;
 
+const LIVEZ: &str = "/livez";
+const READYZ: &str = "/readyz";
+const HEALTH: &str = "/api/health";
+const CONSCIOUSNESS_HEALTH: &str = "/api/consciousness/health";
+/// Health and readiness endpoints, polled by health checks and load balancers.
+pub const PROBES: [&str; 4] = [LIVEZ, READYZ, HEALTH, CONSCIOUSNESS_HEALTH];
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/livez").route(web::get().to(health::livez)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .service(resource("/api/health").route(web::get().to(health::health)))
-        .service(resource("/api/consciousness/health").route(web::get().to(health::health)))
+    cfg.service(resource(LIVEZ).route(web::get().to(health::livez)))
+        .service(resource(READYZ).route(web::get().to(health::readyz)))
+        .service(resource(HEALTH).route(web::get().to(health::health)))
+        .service(resource(CONSCIOUSNESS_HEALTH).route(web::get().to(health::health)))
         .service(resource("/api/consciousness/query").route(web::post().to(query::query)))
         .service(resource("/api/traces").route(web::get().to(traces::list)))
         .service(

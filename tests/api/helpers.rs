@@ -173,14 +173,7 @@ pub fn maia_bin() -> PathBuf {
 /// `maia` with a clean environment: no stray MAIA_ variables from the caller.
 pub fn maia() -> Command {
     let mut c = Command::new(maia_bin());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("MAIA_") && k != "MAIA_PG_BINDIR"
-            || k == "DATABASE_URL"
-            || k == "OLLAMA_BASE_URL"
-        {
-            c.env_remove(k);
-        }
-    }
+    crate::clean_env::clear_maia_env(&mut c);
     c.stdin(Stdio::null());
     c
 }

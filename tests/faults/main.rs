@@ -6,6 +6,8 @@
 //! - R4 `sigterm`: SIGTERM to `maia serve` with requests in flight.
 //! - R5 `fuzz`: arbitrary bytes and JSON shapes to every endpoint.
 
+#[path = "../support/clean_env.rs"]
+mod clean_env;
 #[path = "../support/fake_ollama.rs"]
 mod fake_ollama;
 mod support;

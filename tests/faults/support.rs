@@ -123,15 +123,7 @@ pub fn free_port() -> u16 {
 /// `maia` with a clean environment: no stray MAIA_ variables from the caller.
 pub fn maia() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_maia"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("MAIA_") && k != "MAIA_PG_BINDIR"
-            || k == "DATABASE_URL"
-            || k == "OLLAMA_BASE_URL"
-            || k == "RUST_LOG"
-        {
-            c.env_remove(k);
-        }
-    }
+    crate::clean_env::clear_maia_env(&mut c);
     c.stdin(Stdio::null()).stdout(Stdio::null());
     c
 }
