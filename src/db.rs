@@ -1,5 +1,7 @@
 //! PostgreSQL: connection settings, TLS through rustls, the pool, and migrations.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use secrecy::ExposeSecret;
-use tokio_postgres::config::SslMode;
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::Socket;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::settings::DatabaseSettings;
@@ -46,7 +50,15 @@ pub fn connection_config(
              postgresql://maia@127.0.0.1:5432/maia or host=/run/postgresql dbname=maia"
         ))
     })?;
-    if config.get_ssl_mode() == SslMode::Prefer {
+    // libpq ignores sslmode on unix sockets, where PostgreSQL offers no TLS anyway: a
+    // socket-only configuration never asks for it, whatever sslmode says.
+    let socket_only = !config.get_hosts().is_empty()
+        && config.get_hostaddrs().is_empty()
+        && config
+            .get_hosts()
+            .iter()
+            .all(|h| matches!(h, Host::Unix(_)));
+    if config.get_ssl_mode() == SslMode::Prefer || socket_only {
         config.ssl_mode(SslMode::Disable);
     }
     if let Some(password) = &settings.password {
@@ -62,7 +74,7 @@ pub fn connection_config(
 }
 
 /// The TLS connector: system roots (or `SSL_CERT_FILE`) plus `database.ca_file`.
-fn tls_connector(settings: &DatabaseSettings) -> anyhow::Result<MakeRustlsConnect> {
+fn tls_connector(settings: &DatabaseSettings) -> anyhow::Result<HostTls> {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     for cert in native.certs {
@@ -86,7 +98,60 @@ fn tls_connector(settings: &DatabaseSettings) -> anyhow::Result<MakeRustlsConnec
         .context("TLS setup")?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(MakeRustlsConnect::new(config))
+    Ok(HostTls(MakeRustlsConnect::new(config)))
+}
+
+/// rustls for connections that have a host name to verify. tokio-postgres asks the TLS
+/// connector for one on every connection, even with `sslmode=disable`, and passes an empty
+/// name for unix sockets (and `hostaddr` without `host`), which rustls rejects as an
+/// invalid DNS name. Those connections get a connector that only fails if TLS is
+/// actually attempted, with a reason instead of "invalid dns name".
+#[derive(Clone)]
+pub struct HostTls(MakeRustlsConnect);
+
+type RustlsConnect = <MakeRustlsConnect as MakeTlsConnect<Socket>>::TlsConnect;
+type RustlsStream = <MakeRustlsConnect as MakeTlsConnect<Socket>>::Stream;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What [`HostTls`] hands tokio-postgres for one connection.
+pub enum HostTlsConnect {
+    Verified(RustlsConnect),
+    NoHostName,
+}
+
+impl MakeTlsConnect<Socket> for HostTls {
+    type Stream = RustlsStream;
+    type TlsConnect = HostTlsConnect;
+    type Error = BoxError;
+
+    fn make_tls_connect(&mut self, host: &str) -> Result<HostTlsConnect, BoxError> {
+        if host.is_empty() {
+            return Ok(HostTlsConnect::NoHostName);
+        }
+        MakeTlsConnect::<Socket>::make_tls_connect(&mut self.0, host)
+            .map(HostTlsConnect::Verified)
+            .map_err(Into::into)
+    }
+}
+
+impl TlsConnect<Socket> for HostTlsConnect {
+    type Stream = RustlsStream;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<RustlsStream, BoxError>> + Send>>;
+
+    fn connect(self, stream: Socket) -> Self::Future {
+        match self {
+            HostTlsConnect::Verified(tls) => {
+                let connecting = tls.connect(stream);
+                Box::pin(async move { connecting.await.map_err(Into::into) })
+            }
+            HostTlsConnect::NoHostName => Box::pin(std::future::ready(Err(
+                "TLS needs a host name to verify: give `host` (not only `hostaddr`), \
+                 or use sslmode=disable"
+                    .into(),
+            ))),
+        }
+    }
 }
 
 /// Builds the pool. No connection is made until first use.

@@ -157,6 +157,23 @@ impl Cluster {
         )
     }
 
+    /// The directory holding the cluster's unix socket; none when the data directory's
+    /// path is too long for a socket.
+    pub fn socket_dir(&self) -> Option<&Path> {
+        self.socket_dir.as_deref()
+    }
+
+    /// A URL for `database` as the superuser over the unix socket, when there is one.
+    pub fn socket_url(&self, database: &str) -> Option<String> {
+        self.socket_dir.as_ref().map(|dir| {
+            format!(
+                "postgresql:///{database}?host={}&port={}&user={SUPERUSER}",
+                dir.display(),
+                self.port
+            )
+        })
+    }
+
     /// Creates `database` unless it exists.
     pub async fn ensure_database(&self, database: &str) -> anyhow::Result<()> {
         let (client, connection) =

@@ -16,3 +16,4 @@ mod query;
 mod shutdown;
 mod sovereignty;
 mod traces;
+mod unix_socket;
