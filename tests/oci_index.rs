@@ -71,6 +71,17 @@ fn tools_present() -> bool {
     false
 }
 
+/// skopeo with its temporary files in `scratch`: it unpacks `oci-archive:` into /var/tmp
+/// whatever TMPDIR says, and the Nix build sandbox has no /var/tmp (nixpkgs'
+/// `dockerTools.pullImage` passes `--tmpdir` for the same reason).
+fn skopeo(scratch: &Scratch) -> Result<Command> {
+    let tmp = scratch.path("skopeo-tmp");
+    fs::create_dir_all(&tmp)?;
+    let mut command = Command::new("skopeo");
+    command.arg("--tmpdir").arg(tmp);
+    Ok(command)
+}
+
 fn sha256_hex(bytes: &[u8]) -> Result<String> {
     use std::io::Write;
     let mut child = Command::new("sha256sum")
@@ -348,7 +359,7 @@ fn the_index_lists_one_manifest_per_platform_and_every_digest_matches_its_blob()
     }
 
     // skopeo reads it, and sees the very index we wrote.
-    let raw = Command::new("skopeo")
+    let raw = skopeo(&fx.scratch)?
         .args(["inspect", "--raw"])
         .arg(format!("oci-archive:{}", out.display()))
         .output()?;
@@ -362,7 +373,7 @@ fn the_index_lists_one_manifest_per_platform_and_every_digest_matches_its_blob()
     // What `nix run .#push` does, to a local directory instead of a registry: every
     // platform is copied and no digest changes.
     let copy = fx.scratch.path("copy");
-    let pushed = Command::new("skopeo")
+    let pushed = skopeo(&fx.scratch)?
         .args([
             "--insecure-policy",
             "copy",
