@@ -1,5 +1,5 @@
 # maia, built with nixpkgs' Rust tooling. Called by the native package set (dynamic,
-# glibc) and by the static cross sets in ./static.nix; the same file for all of them.
+# glibc), by `pkgsStatic` for the images, and by the explicit cross sets (./packages.nix).
 {
   lib,
   stdenv,
@@ -7,27 +7,44 @@
   postgresql,
   skopeo,
   jq,
+  # Run the timing-sensitive fault tests (tests/faults) instead of the package's suite.
+  # That is `checks.faults`, never the package: a slow or loaded builder must not turn
+  # `nix build` into a failure.
+  faultTests ? false,
 }:
 let
   cargoToml = lib.importTOML ../Cargo.toml;
+  fs = lib.fileset;
+  # Exactly what `cargo build` and `cargo test` read: a README edit does not rebuild,
+  # `embed_migrations!` still sees migrations/ (build.rs reruns on it), and every target
+  # Cargo.toml declares ([[example]] bench) exists. cargo finds test targets by looking at
+  # tests/: leaving tests/faults out is what keeps the fault tests out of the package's
+  # check phase. tests/flake_lock.rs compares flake.lock with flake.nix, which are not part
+  # of the source (a flake edit must not rebuild the binary); Nix checked the lock already.
+  source = fs.unions [
+    ../Cargo.toml
+    ../Cargo.lock
+    ../build.rs
+    ../src
+    ../migrations
+    ../examples
+    ../oci/make-index
+    ../oci/image-config.json
+    (fs.difference ../tests (
+      fs.unions [
+        ../tests/flake_lock.rs
+        ../tests/faults
+      ]
+    ))
+  ];
 in
 rustPlatform.buildRustPackage {
-  pname = "maia";
+  pname = if faultTests then "maia-fault-tests" else "maia";
   inherit (cargoToml.package) version;
 
-  # Exactly what `cargo build` and `cargo test` read: a README edit does not rebuild,
-  # and `embed_migrations!` still sees migrations/ (build.rs reruns on it).
-  src = lib.fileset.toSource {
+  src = fs.toSource {
     root = ../.;
-    fileset = lib.fileset.unions [
-      ../Cargo.toml
-      ../Cargo.lock
-      ../build.rs
-      ../src
-      ../migrations
-      ../tests
-      ../oci/make-index
-    ];
+    fileset = if faultTests then fs.union source ../tests/faults else source;
   };
 
   # No git dependencies, so no outputHashes and no cargoHash: nothing to compute by hand.
@@ -35,9 +52,10 @@ rustPlatform.buildRustPackage {
 
   # The test suite starts its own PostgreSQL cluster from initdb/pg_ctl on PATH (loopback
   # and a private socket directory only, fine in the sandbox); tests/oci_index.rs runs
-  # oci/make-index and reads its output with skopeo. Tests run wherever the build
-  # platform can execute the result, and only there (static arm64 from x86_64: off).
-  doCheck = stdenv.buildPlatform.canExecute stdenv.hostPlatform;
+  # oci/make-index and reads its output with skopeo. The static builds (the images'
+  # binaries) skip it: the same source's suite runs in `packages.maia`, and a binary built
+  # for another architecture would run it under emulation, slowly and with its timeouts.
+  doCheck = stdenv.buildPlatform.canExecute stdenv.hostPlatform && !stdenv.hostPlatform.isStatic;
   nativeCheckInputs = [
     postgresql
     skopeo
@@ -47,9 +65,10 @@ rustPlatform.buildRustPackage {
     export HOME=$TMPDIR
     export MAIA_TEST_REQUIRE_SKOPEO=1
   '';
-  # tests/flake_lock.rs compares flake.lock with flake.nix, which are not part of the
-  # source (a flake edit must not rebuild the binary); Nix checked the lock already.
-  checkFlags = [ "--skip=flake_lock::" ];
+  cargoTestFlags = lib.optionals faultTests [
+    "--test"
+    "faults"
+  ];
 
   meta = {
     description = cargoToml.package.description;
