@@ -27,7 +27,11 @@
         maia = final.callPackage ./nix/package.nix { };
       };
 
-      nixosModules.maia = import ./nix/module.nix { inherit self; };
+      # importApply gives the module its file for error messages; the key makes NixOS
+      # take it once even when a configuration imports both names.
+      nixosModules.maia = lib.modules.importApply ./nix/module.nix { inherit self; } // {
+        key = "maia#nixosModules.maia";
+      };
       nixosModules.default = self.nixosModules.maia;
     };
 }

@@ -45,12 +45,19 @@ let
   # TOML has no null: unset typed keys are left out, so maia's own defaults apply.
   renderedSettings = lib.filterAttrsRecursive (_: v: v != null) cfg.settings;
   settingsFile = settingsFormat.generate "maia.toml" renderedSettings;
+  # The binary that checks the rendered file: in container mode the image's own static
+  # one (already built for the image, no second build with a test suite).
+  checker =
+    if cfg.mode == "container" then
+      flakePackages."maia-static-${if pkgs.stdenv.hostPlatform.isAarch64 then "arm64" else "amd64"}"
+    else
+      cfg.package;
   # A bad configuration fails the system build, not the boot (skipped when the build
   # machine cannot run the host's maia).
   configFile =
     if pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform then
       pkgs.runCommand "maia-checked.toml" { } ''
-        ${cfg.package}/bin/maia check --offline --config ${settingsFile}
+        ${lib.getExe checker} check --offline --config ${settingsFile}
         cp ${settingsFile} $out
       ''
     else
@@ -72,7 +79,8 @@ let
     ++ optional (cfg.settings.ollama.deep_model != null) cfg.settings.ollama.deep_model
   );
 
-  # Units maia needs before it starts, by where its database and Ollama live.
+  # Units maia starts after, by where its database and Ollama live. Wanted, not required:
+  # a PostgreSQL restart must not stop and restart maia, which reconnects by itself.
   databaseUnits = optional cfg.database.createLocally "postgresql.target";
   ollamaUnits = optional cfg.ollama.enable "ollama.service";
 
@@ -245,6 +253,14 @@ in
             example = "qwen2.5:14b";
             description = "Model for `deep` queries (default: `ollama.model`); pulled by the local Ollama.";
           };
+          database.migrate_on_start = mkOption {
+            type = types.bool;
+            default = false;
+            description = ''
+              Whether `maia serve` applies pending migrations itself. Off: in both modes
+              `maia-migrate.service` applies them once, before the server starts.
+            '';
+          };
           log.format = mkOption {
             type = types.enum [
               "pretty"
@@ -327,15 +343,21 @@ in
     };
 
     backup = {
-      enable = mkEnableOption "a daily dump of the maia database (`services.postgresqlBackup`)";
+      enable = mkEnableOption "a daily dump of the local maia database (`maia-backup.service`)";
       location = mkOption {
         type = types.str;
-        default = "/var/backup/postgresql";
+        default = "/var/backup/maia";
         description = ''
-          Directory of the dumps (`services.postgresqlBackup.location`, shared with every
-          database that service dumps). The dump is `maia.sql.gz` there, the previous one
-          `maia.prev.sql.gz`.
+          Directory of the dumps, readable by `postgres` only. The newest dump is
+          `maia.sql.gz` there, the one before it `maia.prev.sql.gz`. maia has a unit of its
+          own, so `services.postgresqlBackup` (and a host's backup of every database
+          through it) is left as the host configures it.
         '';
+      };
+      startAt = mkOption {
+        type = with types; either str (listOf str);
+        default = "*-*-* 01:15:00";
+        description = "When to dump, as a systemd calendar event (`systemd.time(7)`).";
       };
     };
 
@@ -428,10 +450,30 @@ in
     })
 
     (mkIf cfg.backup.enable {
-      services.postgresqlBackup = {
-        enable = true;
-        databases = [ "maia" ];
-        location = cfg.backup.location;
+      systemd.tmpfiles.rules = [ "d '${cfg.backup.location}' 0700 postgres postgres - -" ];
+      systemd.services.maia-backup = {
+        description = "Dump the maia database";
+        after = databaseUnits;
+        wants = databaseUnits;
+        inherit (cfg.backup) startAt;
+        path = [
+          config.services.postgresql.package
+          pkgs.gzip
+        ];
+        serviceConfig = {
+          Type = "oneshot";
+          User = "postgres";
+          Group = "postgres";
+          UMask = "0077";
+        };
+        # The previous dump is replaced only once the new one is whole.
+        script = ''
+          set -o pipefail
+          cd ${lib.escapeShellArg cfg.backup.location}
+          pg_dump --create maia | gzip -c > maia.sql.gz.partial
+          if [ -e maia.sql.gz ]; then mv -f maia.sql.gz maia.prev.sql.gz; fi
+          mv maia.sql.gz.partial maia.sql.gz
+        '';
       };
     })
 
@@ -448,12 +490,12 @@ in
       systemd.services.maia-migrate = {
         description = "maia database migrations";
         after = [ "network.target" ] ++ databaseUnits;
-        requires = databaseUnits;
+        wants = databaseUnits;
         before = [ "maia.service" ];
         serviceConfig = hardening // {
           Type = "oneshot";
           RemainAfterExit = true;
-          ExecStart = "${cfg.package}/bin/maia --config ${configFile} migrate";
+          ExecStart = "${lib.getExe cfg.package} --config ${configFile} migrate";
         };
       };
 
@@ -466,11 +508,11 @@ in
         ]
         ++ databaseUnits
         ++ ollamaUnits;
-        requires = [ "maia-migrate.service" ] ++ databaseUnits;
-        wants = ollamaUnits;
+        requires = [ "maia-migrate.service" ];
+        wants = databaseUnits ++ ollamaUnits;
         serviceConfig = hardening // {
           Type = "exec";
-          ExecStart = "${cfg.package}/bin/maia --config ${configFile} serve";
+          ExecStart = "${lib.getExe cfg.package} --config ${configFile} serve";
           Restart = "on-failure";
           RestartSec = 5;
         };
@@ -509,7 +551,8 @@ in
       systemd.services.maia-migrate = {
         description = "maia database migrations (container image)";
         after = [ "network.target" ] ++ databaseUnits ++ optional (backend == "docker") "docker.service";
-        requires = databaseUnits ++ optional (backend == "docker") "docker.service";
+        requires = optional (backend == "docker") "docker.service";
+        wants = databaseUnits;
         before = [ "maia.service" ];
         inherit (config.systemd.services.maia) path;
         serviceConfig = {
@@ -546,8 +589,8 @@ in
 
       systemd.services.maia = {
         after = [ "maia-migrate.service" ] ++ databaseUnits ++ ollamaUnits;
-        requires = [ "maia-migrate.service" ] ++ databaseUnits;
-        wants = ollamaUnits;
+        requires = [ "maia-migrate.service" ];
+        wants = databaseUnits ++ ollamaUnits;
       };
     })
   ]);

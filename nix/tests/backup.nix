@@ -1,5 +1,6 @@
-# backup: services.maia.backup.enable dumps the maia database with services.postgresqlBackup;
-# the dump restores (the README's restore commands) and the trace is back.
+# backup: services.maia.backup.enable dumps the maia database with maia-backup.service on
+# its timer, leaves a host's own services.postgresqlBackup alone, and the dump restores (the
+# README's restore commands) with the trace back.
 { pkgs, self }:
 pkgs.testers.runNixOSTest {
   name = "maia-backup";
@@ -17,6 +18,13 @@ pkgs.testers.runNixOSTest {
         ollama.url = "http://127.0.0.1:11434";
         backup.enable = true;
       };
+      # The major version the dump and restore are tested with (NixOS' default for 26.05).
+      services.postgresql.package = pkgs.postgresql_17;
+      # The host backs up every database on its own; maia's backup must not change that.
+      services.postgresqlBackup = {
+        enable = true;
+        backupAll = true;
+      };
       environment.systemPackages = [ pkgs.curl ];
     };
 
@@ -24,7 +32,8 @@ pkgs.testers.runNixOSTest {
     import json
 
     API = "http://127.0.0.1:8080"
-    DUMP = "/var/backup/postgresql/maia.sql.gz"
+    DUMP = "/var/backup/maia/maia.sql.gz"
+    PREVIOUS = "/var/backup/maia/maia.prev.sql.gz"
 
 
     def psql(sql, db="maia"):
@@ -54,11 +63,19 @@ pkgs.testers.runNixOSTest {
         trace_id = answer["id"]
 
     with subtest("the daily backup unit is scheduled and produces a dump"):
-        machine.succeed("systemctl list-timers --all | grep -F postgresqlBackup-maia.timer")
-        machine.succeed("systemctl start postgresqlBackup-maia.service")
+        machine.succeed("systemctl list-timers --all | grep -F maia-backup.timer")
+        machine.succeed("systemctl start maia-backup.service")
         machine.succeed(f"test -s {DUMP}")
+        assert machine.succeed(f"stat -c %U:%a {DUMP}").strip() == "postgres:600"
+        machine.succeed("systemctl start maia-backup.service")
+        machine.succeed(f"test -s {PREVIOUS}")
         machine.succeed(f"gzip -dc {DUMP} | grep -F 'CREATE TABLE public.consciousness_traces'")
         machine.succeed(f"gzip -dc {DUMP} | grep -F {trace_id}")
+
+    with subtest("the host's dump of every database still runs"):
+        machine.succeed("systemctl list-timers --all | grep -F postgresqlBackup.timer")
+        machine.succeed("systemctl start postgresqlBackup.service")
+        machine.succeed("test -s /var/backup/postgresql/all.sql.gz")
 
     with subtest("the dump restores"):
         machine.succeed("systemctl stop maia.service maia-migrate.service")

@@ -1,0 +1,8 @@
+# Container mode with its secrets in an environment file.
+{
+  services.maia = {
+    enable = true;
+    mode = "container";
+    environmentFile = "/run/secrets/maia.env";
+  };
+}
