@@ -1,6 +1,6 @@
 //! R1: PostgreSQL stopped and started again, on the same port, under a steady query load.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,12 @@ const CLIENTS: usize = 4;
 /// Pause between two queries of one client.
 const PAUSE: Duration = Duration::from_millis(20);
 const LOAD_BEFORE: Duration = Duration::from_millis(1000);
+/// The database stays down until the clients have seen this many 503s (a fast or a loaded
+/// machine sends more or fewer queries in a given time), for at least `OUTAGE`, and for at
+/// most `MAX_OUTAGE`.
+const REFUSALS_WANTED: usize = 4;
 const OUTAGE: Duration = Duration::from_millis(1500);
+const MAX_OUTAGE: Duration = Duration::from_secs(10);
 const LOAD_AFTER: Duration = Duration::from_millis(3000);
 /// How soon after the database returns the server must answer queries again.
 const RECOVERY: Duration = Duration::from_secs(2);
@@ -40,9 +45,11 @@ async fn postgres_restart_under_load_loses_no_answered_query_and_recovers_by_its
     let server = tokio::spawn(app.run_until_stopped());
 
     let stop = Arc::new(AtomicBool::new(false));
+    let refusals = Arc::new(AtomicUsize::new(0));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|c| {
             let stop = stop.clone();
+            let refusals = refusals.clone();
             let url = format!("{base}{QUERY_PATH}");
             tokio::spawn(async move {
                 let http = http();
@@ -58,6 +65,9 @@ async fn postgres_restart_under_load_loses_no_answered_query_and_recovers_by_its
                         .await
                         .unwrap_or_else(|e| panic!("query {n} of client {c} got no answer: {e}"));
                     let (status, body) = decode(response).await;
+                    if status == 503 {
+                        refusals.fetch_add(1, Ordering::SeqCst);
+                    }
                     outcomes.push(Outcome {
                         sent,
                         done: Instant::now(),
@@ -78,7 +88,12 @@ async fn postgres_restart_under_load_loses_no_answered_query_and_recovers_by_its
     })
     .await
     .unwrap();
-    tokio::time::sleep(OUTAGE).await;
+    let down_at = Instant::now();
+    while down_at.elapsed() < MAX_OUTAGE
+        && (down_at.elapsed() < OUTAGE || refusals.load(Ordering::SeqCst) < REFUSALS_WANTED)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let port = cluster.port();
     let mut cluster = tokio::task::spawn_blocking(move || {
         cluster.start_again().expect("start PostgreSQL again");
