@@ -29,7 +29,7 @@
 
       # importApply gives the module its file for error messages; the key makes NixOS
       # take it once even when a configuration imports both names.
-      nixosModules.maia = lib.modules.importApply ./nix/module.nix { inherit self; } // {
+      nixosModules.maia = lib.modules.importApply ./nix/module { inherit self; } // {
         key = "maia#nixosModules.maia";
       };
       nixosModules.default = self.nixosModules.maia;
