@@ -13,24 +13,25 @@
 //! both sides. Figures go to standard output, one line each; progress to standard error.
 //! Exits 1 if a figure misses its target. The image's size comes from the archive `oci/smoke`
 //! writes; this program does not build it, and without it that line only says so.
+//!
+//! The cluster, the databases, the fake Ollama, the `maia` processes and the waits are the
+//! test kit's (`tests/kit`); what is here is the baseline server, wrk and the figures.
 
-#[path = "../tests/support/clean_env.rs"]
-mod clean_env;
-#[path = "../tests/support/fake_ollama.rs"]
-mod fake_ollama;
+#[path = "../tests/kit/mod.rs"]
+mod kit;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpResponse, HttpServer};
-use maia::pgcluster::{Cluster, ClusterOptions};
-use secrecy::SecretString;
+use kit::database::{database_in, start_cluster};
+use kit::http::time_to_200;
+use kit::process::{maia_at, serve};
+use kit::{free_port, start_ollama, FakeOllama, Process, Scratch, MODEL, QUERY_PATH};
+use maia::Cluster;
 use serde_json::{json, Value};
 
-const MODEL: &str = "llama3.2:3b";
 const QUERY: &str = "What should I check before a database upgrade?";
 /// wrk's threads and connections: the same for every pair of runs.
 const WRK_THREADS: &str = "2";
@@ -39,6 +40,9 @@ const QUERY_CONNECTIONS: &str = "16";
 const MB: f64 = 1_000_000.0;
 /// The amd64 image as `oci/smoke` writes it (a gzip-compressed docker-archive).
 const IMAGE_ARCHIVE: &str = "target/oci/image-amd64.tar.gz";
+/// How long a server may take to be ready, and how often the startup figure asks.
+const READY_LIMIT: Duration = Duration::from_secs(30);
+const READY_POLL: Duration = Duration::from_millis(2);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -165,73 +169,360 @@ async fn direct(state: web::Data<Direct>, body: web::Json<Value>) -> HttpRespons
 }
 
 // ---------------------------------------------------------------------------------------
-// The runner.
+// The runner: one step per group of figures.
 
-/// A process stopped (SIGTERM, then SIGKILL) when dropped.
-struct Proc(Child);
+/// The figures printed so far, and whether each met its target.
+struct Figures {
+    count: usize,
+    all_pass: bool,
+}
 
-impl Proc {
-    fn pid(&self) -> u32 {
-        self.0.id()
+impl Figures {
+    /// Prints `line`; `pass` is `None` for a figure that is only reported.
+    fn add(&mut self, line: String, pass: Option<bool>) {
+        println!("{line}");
+        self.count += 1;
+        self.all_pass &= pass.unwrap_or(true);
     }
+}
 
-    fn terminate(&mut self) -> Option<std::process::ExitStatus> {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.0.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(5));
+/// What every step uses: the binary, the database, Ollama, and how long to measure.
+struct Bench {
+    runtime: tokio::runtime::Runtime,
+    bin: PathBuf,
+    scratch: Scratch,
+    cluster: Cluster,
+    ollama: FakeOllama,
+    /// wrk's duration per run, the rounds per side, and the starts timed.
+    seconds: u64,
+    rounds: usize,
+    starts: usize,
+}
+
+/// The servers under load: `maia serve` and the baseline.
+struct Servers {
+    maia: Process,
+    port: u16,
+    baseline: Process,
+    base_port: u16,
+}
+
+impl Servers {
+    /// Resident memory of maia and of the baseline, in bytes.
+    fn rss(&self) -> anyhow::Result<(f64, f64)> {
+        Ok((rss(self.maia.pid())?, rss(self.baseline.pid())?))
+    }
+}
+
+fn run(quick: bool) -> anyhow::Result<bool> {
+    eprintln!(
+        "bench: {} mode on {}",
+        if quick { "quick" } else { "full" },
+        machine()
+    );
+    let bench = Bench::set_up(quick)?;
+    let mut figures = Figures {
+        count: 0,
+        all_pass: true,
+    };
+    bench.sizes(&mut figures)?;
+    let db_url = bench.migrations_and_startup(&mut figures)?;
+    let mut servers = bench.start_servers(&db_url)?;
+    bench.idle_memory(&servers, &mut figures)?;
+    bench.health_load(&servers, &mut figures)?;
+    bench.query_load(&servers, &mut figures)?;
+    bench.loaded_memory(&servers, &mut figures)?;
+    bench.runtime.block_on(servers.maia.terminate(READY_LIMIT));
+    drop(servers);
+    bench.tear_down()?;
+    eprintln!(
+        "bench: {} figures on {}; {}",
+        figures.count,
+        machine(),
+        if figures.all_pass {
+            "every target met"
+        } else {
+            "a target was missed"
         }
-        None
-    }
+    );
+    Ok(figures.all_pass)
 }
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() && self.terminate().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
+impl Bench {
+    /// The release binary, a PostgreSQL cluster (fsync on) and a fake Ollama.
+    fn set_up(quick: bool) -> anyhow::Result<Bench> {
+        let (seconds, rounds, starts) = if quick { (4, 2, 5) } else { (10, 3, 11) };
+        let bin = build_maia()?;
+        let scratch = Scratch::new("bench");
+        eprintln!("bench: starting PostgreSQL");
+        let cluster = start_cluster(scratch.path("pg"), true)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        let ollama = runtime.block_on(start_ollama());
+        Ok(Bench {
+            runtime,
+            bin,
+            scratch,
+            cluster,
+            ollama,
+            seconds,
+            rounds,
+            starts,
+        })
+    }
+
+    fn tear_down(self) -> anyhow::Result<()> {
+        self.runtime.block_on(self.ollama.stop());
+        let mut cluster = self.cluster;
+        cluster.stop()?;
+        Ok(())
+    }
+
+    /// `maia serve` on `port` against `db_url`, its output discarded.
+    fn spawn_maia(&self, port: u16, db_url: &str) -> Process {
+        let command = serve(maia_at(&self.bin), port, db_url, &self.ollama.url());
+        Process::spawn_discarding_output(command)
+    }
+
+    /// Waits for `http://127.0.0.1:port{path}` to answer 200, asking every `READY_POLL`.
+    fn wait_200(&self, port: u16, path: &str) -> anyhow::Result<()> {
+        let url = format!("http://127.0.0.1:{port}{path}");
+        match self
+            .runtime
+            .block_on(time_to_200(&url, READY_LIMIT, READY_POLL))
+        {
+            Some(_) => Ok(()),
+            None => anyhow::bail!("{url} was not 200 within {READY_LIMIT:?}"),
         }
     }
-}
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// One `GET path` on a fresh connection: the status, or `None` if nothing answered.
-fn get_status(port: u16, path: &str) -> Option<u16> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
-}
-
-/// Polls `path` every 2 ms until it answers 200; the time that took.
-fn wait_200(port: u16, path: &str, limit: Duration) -> anyhow::Result<Duration> {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if get_status(port, path) == Some(200) {
-            return Ok(started.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(2));
+    /// P5: the stripped binary, and the image as oci/smoke last built it.
+    fn sizes(&self, figures: &mut Figures) -> anyhow::Result<()> {
+        let size = stripped_size(&self.bin, self.scratch.dir())?;
+        figures.add(
+            format!(
+                "P5 binary_size_stripped size={:.1}MB target<=15MB {}",
+                size / MB,
+                verdict(size <= 15.0 * MB)
+            ),
+            Some(size <= 15.0 * MB),
+        );
+        let image = Path::new(env!("CARGO_MANIFEST_DIR")).join(IMAGE_ARCHIVE);
+        let (line, pass) = image_figure(std::fs::metadata(image).ok().map(|m| m.len()));
+        figures.add(line, pass);
+        Ok(())
     }
-    anyhow::bail!("127.0.0.1:{port}{path} was not 200 within {limit:?}")
+
+    /// P4: migrations on an empty database, then exec to ready on a migrated one, `starts`
+    /// times. Returns the migrated database's URL.
+    fn migrations_and_startup(&self, figures: &mut Figures) -> anyhow::Result<String> {
+        let (empty, db) = self.runtime.block_on(async {
+            (
+                database_in(&self.cluster).await,
+                database_in(&self.cluster).await,
+            )
+        });
+        let mut settings = maia::Settings::default();
+        settings.database.url = maia::Secret::new(empty.url);
+        let started = Instant::now();
+        let applied = self
+            .runtime
+            .block_on(maia::migrate(&settings.database))
+            .map_err(|e| anyhow::anyhow!("migrating: {e}"))?;
+        figures.add(
+            format!(
+                "P4 migrations_empty_db time={:.3}s migrations={} report",
+                started.elapsed().as_secs_f64(),
+                applied.len()
+            ),
+            None,
+        );
+        let migrate = maia_at(&self.bin)
+            .arg("migrate")
+            .env("MAIA_DATABASE__URL", &db.url)
+            .output()?;
+        anyhow::ensure!(migrate.status.success(), "maia migrate failed: {migrate:?}");
+        let times = self.startup_times(&db.url)?;
+        let startup = median(times.clone());
+        figures.add(
+            format!(
+                "P4 startup_to_ready median={:.3}s max={:.3}s starts={} target<=0.2s {}",
+                startup.as_secs_f64(),
+                times.iter().max().unwrap_or(&startup).as_secs_f64(),
+                self.starts,
+                verdict(startup.as_secs_f64() <= 0.2)
+            ),
+            Some(startup.as_secs_f64() <= 0.2),
+        );
+        Ok(db.url)
+    }
+
+    /// From exec to `/readyz` answering 200, `starts` times, each stopped with SIGTERM.
+    fn startup_times(&self, db_url: &str) -> anyhow::Result<Vec<Duration>> {
+        let port = free_port();
+        let mut times = Vec::new();
+        for _ in 0..self.starts {
+            let started = Instant::now();
+            let mut maia = self.spawn_maia(port, db_url);
+            self.wait_200(port, "/readyz")?;
+            times.push(started.elapsed());
+            let status = self
+                .runtime
+                .block_on(maia.terminate(Duration::from_secs(10)));
+            anyhow::ensure!(
+                status.is_some_and(|s| s.success()),
+                "maia serve did not exit 0 on SIGTERM: {status:?}"
+            );
+        }
+        Ok(times)
+    }
+
+    /// `maia serve` and the baseline, both ready.
+    fn start_servers(&self, db_url: &str) -> anyhow::Result<Servers> {
+        let port = free_port();
+        let maia = self.spawn_maia(port, db_url);
+        self.wait_200(port, "/readyz")?;
+        let base_port = free_port();
+        let mut command = Command::new(std::env::current_exe()?);
+        command
+            .args(["baseline", &format!("127.0.0.1:{base_port}"), db_url])
+            .arg(self.ollama.url())
+            .stdin(Stdio::null());
+        let baseline = Process::spawn_discarding_output(command);
+        self.wait_200(base_port, "/bare")?;
+        Ok(Servers {
+            maia,
+            port,
+            baseline,
+            base_port,
+        })
+    }
+
+    /// P3: memory once started and idle.
+    fn idle_memory(&self, servers: &Servers, figures: &mut Figures) -> anyhow::Result<()> {
+        std::thread::sleep(Duration::from_secs(2));
+        let (maia, baseline) = servers.rss()?;
+        figures.add(
+            format!(
+                "P3 rss_idle maia={:.1}MB baseline={:.1}MB target<=15MB {}",
+                maia / MB,
+                baseline / MB,
+                verdict(maia <= 15.0 * MB)
+            ),
+            Some(maia <= 15.0 * MB),
+        );
+        Ok(())
+    }
+
+    /// P3 again: memory after the load.
+    fn loaded_memory(&self, servers: &Servers, figures: &mut Figures) -> anyhow::Result<()> {
+        let (maia, baseline) = servers.rss()?;
+        figures.add(
+            format!(
+                "P3 rss_after_load maia={:.1}MB baseline={:.1}MB report",
+                maia / MB,
+                baseline / MB
+            ),
+            None,
+        );
+        Ok(())
+    }
+
+    /// wrk on maia's and the baseline's `paths`, in alternating rounds; each side's mean.
+    fn compare(
+        &self,
+        figure: &str,
+        servers: &Servers,
+        (path, base_path): (&str, &str),
+        connections: &str,
+        script: Option<&Path>,
+    ) -> anyhow::Result<(Load, Load)> {
+        eprintln!(
+            "bench: {figure}, {} x {} s per side",
+            self.rounds, self.seconds
+        );
+        side_by_side(
+            &format!("http://127.0.0.1:{}{path}", servers.port),
+            &format!("http://127.0.0.1:{}{base_path}", servers.base_port),
+            connections,
+            self.seconds,
+            self.rounds,
+            script,
+        )
+    }
+
+    /// P1: `GET /api/health` against a bare handler.
+    fn health_load(&self, servers: &Servers, figures: &mut Figures) -> anyhow::Result<()> {
+        let (health, bare) = self.compare(
+            "P1",
+            servers,
+            ("/api/health", "/bare"),
+            HEALTH_CONNECTIONS,
+            None,
+        )?;
+        let ratio = health.rps / bare.rps;
+        let ok = ratio >= 0.8 && health.errors == 0 && bare.errors == 0;
+        figures.add(
+            format!(
+                "P1 health_vs_bare ratio={ratio:.2} maia={:.0}req/s bare={:.0}req/s errors={} target>=0.8 {}",
+                health.rps,
+                bare.rps,
+                health.errors + bare.errors,
+                verdict(ok)
+            ),
+            Some(ok),
+        );
+        Ok(())
+    }
+
+    /// P2: a query against the same Ollama call and INSERT made directly.
+    fn query_load(&self, servers: &Servers, figures: &mut Figures) -> anyhow::Result<()> {
+        let script = self.scratch.write(
+            "query.lua",
+            &format!(
+                "wrk.method = \"POST\"\nwrk.body = '{}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n",
+                json!({ "query": QUERY })
+            ),
+        );
+        let paths = (QUERY_PATH, "/direct");
+        let (query, direct) =
+            self.compare("P2", servers, paths, QUERY_CONNECTIONS, Some(&script))?;
+        let ratio = query.p50_ms / direct.p50_ms;
+        let ok = ratio <= 1.3 && query.errors == 0 && direct.errors == 0;
+        figures.add(
+            format!(
+                "P2 query_p50_vs_direct ratio={ratio:.2} maia={:.2}ms direct={:.2}ms errors={} target<=1.3 {}",
+                query.p50_ms,
+                direct.p50_ms,
+                query.errors + direct.errors,
+                verdict(ok)
+            ),
+            Some(ok),
+        );
+        figures.add(
+            format!(
+                "P2 query_p99 maia={:.2}ms direct={:.2}ms report",
+                query.p99_ms, direct.p99_ms
+            ),
+            None,
+        );
+        figures.add(
+            format!(
+                "P2 query_rps maia={:.0}req/s direct={:.0}req/s ratio={:.2} report",
+                query.rps,
+                direct.rps,
+                query.rps / direct.rps
+            ),
+            None,
+        );
+        Ok(())
+    }
 }
+
+// ---------------------------------------------------------------------------------------
+// Measuring.
 
 /// VmRSS of a process, in bytes.
 fn rss(pid: u32) -> anyhow::Result<f64> {
@@ -397,27 +688,6 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 /// `maia` with none of the caller's configuration in its environment.
-fn maia_command(bin: &Path) -> Command {
-    let mut c = Command::new(bin);
-    clean_env::clear_maia_env(&mut c);
-    c.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    c
-}
-
-fn spawn_maia(bin: &Path, port: u16, db_url: &str, ollama_url: &str) -> anyhow::Result<Proc> {
-    Ok(Proc(
-        maia_command(bin)
-            .arg("serve")
-            .env("MAIA_HTTP__LISTEN", format!("127.0.0.1:{port}"))
-            .env("MAIA_DATABASE__URL", db_url)
-            .env("MAIA_OLLAMA__URL", ollama_url)
-            .env("MAIA_OLLAMA__MODEL", MODEL)
-            .spawn()?,
-    ))
-}
-
 /// Builds the release binary next to this program's own; its path.
 fn build_maia() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
@@ -492,237 +762,6 @@ fn machine() -> String {
         .unwrap_or_else(|| "unknown CPU".into());
     format!("{cpus} CPUs, {model}")
 }
-
-fn run(quick: bool) -> anyhow::Result<bool> {
-    let (seconds, rounds, starts) = if quick { (4, 2, 5) } else { (10, 3, 11) };
-    eprintln!(
-        "bench: {} mode on {}",
-        if quick { "quick" } else { "full" },
-        machine()
-    );
-    let bin = build_maia()?;
-    let scratch = std::env::temp_dir().join(format!("maia-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch)?;
-
-    eprintln!("bench: starting PostgreSQL");
-    let mut cluster = Cluster::start(&ClusterOptions {
-        data_dir: scratch.join("pg"),
-        fresh: true,
-        fsync: true,
-    })?;
-    cluster.remove_when_process_exits(std::process::id())?;
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
-    let ollama = runtime.block_on(fake_ollama::FakeOllama::start(&[MODEL]));
-    let ollama_url = ollama.url();
-
-    let mut lines = Vec::new();
-    let mut all_pass = true;
-    let mut figure = |line: String, pass: Option<bool>| {
-        println!("{line}");
-        lines.push(line);
-        all_pass &= pass.unwrap_or(true);
-    };
-
-    // P5: the binary.
-    let size = stripped_size(&bin, &scratch)?;
-    figure(
-        format!(
-            "P5 binary_size_stripped size={:.1}MB target<=15MB {}",
-            size / MB,
-            verdict(size <= 15.0 * MB)
-        ),
-        Some(size <= 15.0 * MB),
-    );
-    // P5: the image, as oci/smoke last built it.
-    let image = Path::new(env!("CARGO_MANIFEST_DIR")).join(IMAGE_ARCHIVE);
-    let (line, pass) = image_figure(std::fs::metadata(image).ok().map(|m| m.len()));
-    figure(line, pass);
-
-    // P4: migrations on an empty database, then exec to ready on a migrated one.
-    let db_url = runtime.block_on(async {
-        cluster.ensure_database("bench_migrate").await?;
-        cluster.ensure_database("bench").await?;
-        anyhow::Ok(cluster.url("bench"))
-    })?;
-    let mut database = maia::settings::Settings::default().database;
-    database.url = SecretString::from(cluster.url("bench_migrate"));
-    let started = Instant::now();
-    let applied = runtime.block_on(maia::db::migrate(&database))?;
-    let migrate_time = started.elapsed();
-    figure(
-        format!(
-            "P4 migrations_empty_db time={:.3}s migrations={} report",
-            migrate_time.as_secs_f64(),
-            applied.len()
-        ),
-        None,
-    );
-    let status = maia_command(&bin)
-        .arg("migrate")
-        .env("MAIA_DATABASE__URL", &db_url)
-        .status()?;
-    anyhow::ensure!(status.success(), "maia migrate failed");
-
-    let port = free_port();
-    let mut startup_times = Vec::new();
-    for _ in 0..starts {
-        let started = Instant::now();
-        let mut maia = spawn_maia(&bin, port, &db_url, &ollama_url)?;
-        wait_200(port, "/readyz", Duration::from_secs(30))?;
-        startup_times.push(started.elapsed());
-        let status = maia.terminate();
-        anyhow::ensure!(
-            status.is_some_and(|s| s.success()),
-            "maia serve did not exit 0 on SIGTERM: {status:?}"
-        );
-    }
-    let startup = median(startup_times.clone());
-    figure(
-        format!(
-            "P4 startup_to_ready median={:.3}s max={:.3}s starts={starts} target<=0.2s {}",
-            startup.as_secs_f64(),
-            startup_times.iter().max().unwrap().as_secs_f64(),
-            verdict(startup.as_secs_f64() <= 0.2)
-        ),
-        Some(startup.as_secs_f64() <= 0.2),
-    );
-
-    // The servers under test.
-    let maia = spawn_maia(&bin, port, &db_url, &ollama_url)?;
-    wait_200(port, "/readyz", Duration::from_secs(30))?;
-    let base_port = free_port();
-    let baseline = Proc(
-        Command::new(std::env::current_exe()?)
-            .args([
-                "baseline",
-                &format!("127.0.0.1:{base_port}"),
-                &db_url,
-                &ollama_url,
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
-    wait_200(base_port, "/bare", Duration::from_secs(30))?;
-
-    // P3: memory once started and idle.
-    std::thread::sleep(Duration::from_secs(2));
-    let idle = rss(maia.pid())?;
-    let bare_idle = rss(baseline.pid())?;
-    figure(
-        format!(
-            "P3 rss_idle maia={:.1}MB baseline={:.1}MB target<=15MB {}",
-            idle / MB,
-            bare_idle / MB,
-            verdict(idle <= 15.0 * MB)
-        ),
-        Some(idle <= 15.0 * MB),
-    );
-
-    // P1: GET /api/health against a bare handler.
-    eprintln!("bench: P1, {rounds} x {seconds} s per side");
-    let (health, bare) = side_by_side(
-        &format!("http://127.0.0.1:{port}/api/health"),
-        &format!("http://127.0.0.1:{base_port}/bare"),
-        HEALTH_CONNECTIONS,
-        seconds,
-        rounds,
-        None,
-    )?;
-    let ratio = health.rps / bare.rps;
-    let ok = ratio >= 0.8 && health.errors == 0 && bare.errors == 0;
-    figure(
-        format!(
-            "P1 health_vs_bare ratio={ratio:.2} maia={:.0}req/s bare={:.0}req/s errors={} target>=0.8 {}",
-            health.rps,
-            bare.rps,
-            health.errors + bare.errors,
-            verdict(ok)
-        ),
-        Some(ok),
-    );
-
-    // P2: a query against the same Ollama call and INSERT made directly.
-    eprintln!("bench: P2, {rounds} x {seconds} s per side");
-    let script = scratch.join("query.lua");
-    std::fs::write(
-        &script,
-        format!(
-            "wrk.method = \"POST\"\nwrk.body = '{}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n",
-            json!({ "query": QUERY })
-        ),
-    )?;
-    let (query, direct) = side_by_side(
-        &format!("http://127.0.0.1:{port}/api/consciousness/query"),
-        &format!("http://127.0.0.1:{base_port}/direct"),
-        QUERY_CONNECTIONS,
-        seconds,
-        rounds,
-        Some(&script),
-    )?;
-    let ratio = query.p50_ms / direct.p50_ms;
-    let ok = ratio <= 1.3 && query.errors == 0 && direct.errors == 0;
-    figure(
-        format!(
-            "P2 query_p50_vs_direct ratio={ratio:.2} maia={:.2}ms direct={:.2}ms errors={} target<=1.3 {}",
-            query.p50_ms,
-            direct.p50_ms,
-            query.errors + direct.errors,
-            verdict(ok)
-        ),
-        Some(ok),
-    );
-    figure(
-        format!(
-            "P2 query_p99 maia={:.2}ms direct={:.2}ms report",
-            query.p99_ms, direct.p99_ms
-        ),
-        None,
-    );
-    figure(
-        format!(
-            "P2 query_rps maia={:.0}req/s direct={:.0}req/s ratio={:.2} report",
-            query.rps,
-            direct.rps,
-            query.rps / direct.rps
-        ),
-        None,
-    );
-
-    // P3 again: memory after the load.
-    let loaded = rss(maia.pid())?;
-    let bare_loaded = rss(baseline.pid())?;
-    figure(
-        format!(
-            "P3 rss_after_load maia={:.1}MB baseline={:.1}MB report",
-            loaded / MB,
-            bare_loaded / MB
-        ),
-        None,
-    );
-
-    drop(maia);
-    drop(baseline);
-    runtime.block_on(ollama.stop());
-    cluster.stop()?;
-    let _ = std::fs::remove_dir_all(&scratch);
-    eprintln!(
-        "bench: {} figures on {}; {}",
-        lines.len(),
-        machine(),
-        if all_pass {
-            "every target met"
-        } else {
-            "a target was missed"
-        }
-    );
-    Ok(all_pass)
-}
-
 #[cfg(test)]
 mod tests {
     use super::{image_figure, parse_wrk};

@@ -1,6 +1,4 @@
-//! Validated request values: once built, a `Query`, `Mode` or `PersonaName` is known good.
-
-use std::fmt;
+//! Validated request values: once built, a `Question` and its parts are known good.
 
 /// Longest query accepted, in bytes of UTF-8.
 pub const MAX_QUERY_BYTES: usize = 16 * 1024;
@@ -19,6 +17,32 @@ pub enum ValidationError {
     BadPersonaName(String),
     #[error("model {0:?} is not a valid model name")]
     BadModelName(String),
+}
+
+/// A question as asked: what, how (mode), as whom (persona), and with which model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    pub query: Query,
+    pub mode: Mode,
+    pub persona: Option<PersonaName>,
+    pub model: Option<ModelName>,
+}
+
+impl Question {
+    /// Each part is checked; only `query` is required, `mode` defaults to fast.
+    pub fn parse(
+        query: String,
+        mode: Option<&str>,
+        persona: Option<&str>,
+        model: Option<&str>,
+    ) -> Result<Self, ValidationError> {
+        Ok(Self {
+            query: Query::parse(query)?,
+            mode: mode.map(Mode::parse).transpose()?.unwrap_or_default(),
+            persona: persona.map(PersonaName::parse).transpose()?,
+            model: model.map(ModelName::parse).transpose()?,
+        })
+    }
 }
 
 /// The user's question: not blank, at most 16 KiB.
@@ -72,12 +96,6 @@ impl Mode {
 impl serde::Serialize for Mode {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -5,12 +5,12 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
-use deadpool_postgres::Pool;
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::Mutex;
 
 use crate::llm::Llm;
+use crate::store::{self, Db, StoreError};
 
 const CACHE_FOR: Duration = Duration::from_secs(1);
 /// A database probe that takes longer than this counts as unavailable.
@@ -30,20 +30,32 @@ pub struct MigrationCounts {
     pub pending: usize,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseState {
+    Connected,
+    Unavailable,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OllamaState {
+    Available,
+    Unavailable,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub status: Status,
-    /// "connected" | "unavailable"
-    pub database: &'static str,
-    /// "available" | "unavailable"
-    pub ollama: &'static str,
+    pub database: DatabaseState,
+    pub ollama: OllamaState,
     pub version: &'static str,
     pub migrations: MigrationCounts,
 }
 
 impl Report {
     pub fn database_up(&self) -> bool {
-        self.database == "connected"
+        self.database == DatabaseState::Connected
     }
 
     /// Ready to serve queries: the database answers and its schema is current.
@@ -86,16 +98,16 @@ type Cached = (Instant, Arc<Snapshot>);
 /// A fresh report is read under a plain read lock: no queue of waiters on the hot path.
 #[derive(Clone)]
 pub struct HealthProbe {
-    pool: Pool,
+    db: Db,
     llm: Llm,
     cached: Arc<RwLock<Option<Cached>>>,
     probing: Arc<Mutex<()>>,
 }
 
 impl HealthProbe {
-    pub fn new(pool: Pool, llm: Llm) -> Self {
+    pub fn new(db: Db, llm: Llm) -> Self {
         Self {
-            pool,
+            db,
             llm,
             cached: Arc::new(RwLock::new(None)),
             probing: Arc::new(Mutex::new(())),
@@ -126,7 +138,7 @@ impl HealthProbe {
     }
 
     async fn probe(&self) -> Report {
-        let embedded = crate::db::embedded_migrations().len();
+        let embedded = store::embedded_migrations().len();
         let (db, ollama) = tokio::join!(
             tokio::time::timeout(DB_PROBE_TIMEOUT, self.probe_database()),
             self.llm.version()
@@ -154,14 +166,14 @@ impl HealthProbe {
         Report {
             status,
             database: if migrations.is_some() {
-                "connected"
+                DatabaseState::Connected
             } else {
-                "unavailable"
+                DatabaseState::Unavailable
             },
             ollama: if ollama.is_ok() {
-                "available"
+                OllamaState::Available
             } else {
-                "unavailable"
+                OllamaState::Unavailable
             },
             version: env!("CARGO_PKG_VERSION"),
             migrations: MigrationCounts {
@@ -172,10 +184,10 @@ impl HealthProbe {
     }
 
     /// Number of embedded migrations recorded as applied.
-    async fn probe_database(&self) -> anyhow::Result<usize> {
-        let client = self.pool.get().await?;
-        let applied = crate::db::applied_versions(&client).await?;
-        let embedded = crate::db::embedded_migrations();
+    async fn probe_database(&self) -> Result<usize, StoreError> {
+        let client = self.db.conn().await?;
+        let applied = store::applied_versions(&client).await?;
+        let embedded = store::embedded_migrations();
         Ok(embedded.iter().filter(|(v, _)| applied.contains(v)).count())
     }
 }

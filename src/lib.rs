@@ -1,18 +1,26 @@
 //! maia: a sovereign query service. A local LLM (Ollama) answers, PostgreSQL remembers.
+//!
+//! Layers, each using only those below it: `cli` → `http` → `service` (with `health`) →
+//! `store`, `llm`, `domain`, `sovereignty` → `config`. `dev` is `maia dev`'s private
+//! PostgreSQL. Only what the binary, the tests and the bench use is public, so the
+//! compiler reports dead code everywhere else.
 #![forbid(unsafe_code)]
 
-pub mod cli;
-pub mod commands;
-pub mod db;
-pub mod domain;
-pub mod error;
-pub mod health;
-pub mod llm;
-pub mod pgcluster;
-pub mod request_id;
-pub mod routes;
-pub mod settings;
-pub mod sovereignty;
-pub mod startup;
-pub mod store;
-pub mod telemetry;
+mod cli;
+mod config;
+mod dev;
+mod domain;
+mod health;
+mod http;
+mod llm;
+mod service;
+mod sovereignty;
+mod store;
+mod telemetry;
+
+pub use cli::{run, Cli};
+pub use config::{LogFormat, LogSettings, Secret, Settings};
+pub use dev::{Cluster, ClusterOptions};
+pub use http::Application;
+pub use store::{embedded_migrations, migrate, migration_status, Migration, MigrationStatus};
+pub use telemetry::{init as init_logging, Sink};

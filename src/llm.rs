@@ -10,7 +10,7 @@ use ollama_rs::Ollama;
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::settings::OllamaSettings;
+use crate::config::OllamaSettings;
 
 /// Connecting to a local service should be near-instant; a long wait means it is down.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -29,6 +29,12 @@ pub enum LlmError {
     Upstream(String),
 }
 
+/// The Ollama client could not be set up (a URL or TLS problem); found at start, never
+/// while answering.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the Ollama client: {0}")]
+pub struct LlmSetupError(String);
+
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub content: String,
@@ -45,8 +51,8 @@ pub struct Llm {
 }
 
 impl Llm {
-    pub fn new(settings: &OllamaSettings) -> anyhow::Result<Self> {
-        let base = Url::parse(&settings.url)?;
+    pub fn new(settings: &OllamaSettings) -> Result<Self, LlmSetupError> {
+        let base = Url::parse(&settings.url).map_err(|e| LlmSetupError(e.to_string()))?;
         let timeout = Duration::from_secs(settings.timeout);
         // A read timeout, not a total deadline: it bounds silence, not the answer's length.
         // No proxy: a proxy from the environment would carry local traffic elsewhere.
@@ -54,7 +60,8 @@ impl Llm {
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(timeout)
             .no_proxy()
-            .build()?;
+            .build()
+            .map_err(|e| LlmSetupError(e.to_string()))?;
         let ollama = Ollama::builder()
             .url(base.clone())
             .reqwest_client(http.clone())
@@ -65,10 +72,6 @@ impl Llm {
             base,
             timeout,
         })
-    }
-
-    pub fn url(&self) -> &Url {
-        &self.base
     }
 
     /// One non-streaming chat exchange.
@@ -208,7 +211,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::model_present;
+    use super::*;
 
     #[test]
     fn a_model_without_a_tag_means_latest() {

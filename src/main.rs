@@ -3,5 +3,5 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    maia::cli::run(maia::cli::Cli::parse())
+    maia::run(maia::Cli::parse())
 }

@@ -8,7 +8,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::settings::Settings;
+use crate::config::Settings;
 
 /// Where an address lies, as far as sovereignty is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,12 +85,6 @@ pub enum Verdict {
     /// Could not be judged (a name that does not resolve); a warning, not a refusal,
     /// for single-label names such as compose service names.
     Unverified(String),
-}
-
-impl Finding {
-    pub fn is_refused(&self) -> bool {
-        matches!(self.verdict, Verdict::Refused(_))
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -179,7 +173,7 @@ fn judge_addresses(ips: &[IpAddr]) -> Verdict {
 /// The endpoints the configuration points at.
 pub fn endpoints(settings: &Settings) -> Vec<(&'static str, Endpoint)> {
     let mut out = Vec::new();
-    if let Ok(cfg) = crate::db::connection_config(&settings.database) {
+    if let Ok(cfg) = settings.database.connection_config() {
         let ports = cfg.get_ports();
         for (i, host) in cfg.get_hosts().iter().enumerate() {
             let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
@@ -329,7 +323,7 @@ mod tests {
             false,
         )
         .await;
-        assert!(f.is_refused(), "{f:?}");
+        assert!(matches!(f.verdict, Verdict::Refused(_)), "{f:?}");
     }
 
     #[tokio::test]

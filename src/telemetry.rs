@@ -3,9 +3,10 @@
 
 use std::io::IsTerminal;
 
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 
-use crate::settings::{LogFormat, LogSettings};
+use crate::config::{LogFormat, LogSettings};
 
 /// Where log lines go: the server logs to stdout (what containers and journald collect);
 /// other commands log to stderr so that their stdout stays machine-readable.
@@ -20,41 +21,30 @@ pub fn init(settings: &LogSettings, sink: Sink) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, terminal) = match sink {
+        Sink::Stdout => (
+            BoxMakeWriter::new(std::io::stdout),
+            std::io::stdout().is_terminal(),
+        ),
+        Sink::Stderr => (
+            BoxMakeWriter::new(std::io::stderr),
+            std::io::stderr().is_terminal(),
+        ),
+    };
     let registry = tracing_subscriber::registry().with(filter);
-    let result = match (settings.format, sink) {
-        (LogFormat::Json, Sink::Stdout) => registry
+    let result = match settings.format {
+        LogFormat::Json => registry
             .with(
                 fmt::layer()
                     .json()
                     .flatten_event(true)
                     .with_current_span(true)
                     .with_span_list(false)
-                    .with_writer(std::io::stdout),
+                    .with_writer(writer),
             )
             .try_init(),
-        (LogFormat::Json, Sink::Stderr) => registry
-            .with(
-                fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true)
-                    .with_span_list(false)
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
-        (LogFormat::Pretty, Sink::Stdout) => registry
-            .with(
-                fmt::layer()
-                    .with_ansi(std::io::stdout().is_terminal())
-                    .with_writer(std::io::stdout),
-            )
-            .try_init(),
-        (LogFormat::Pretty, Sink::Stderr) => registry
-            .with(
-                fmt::layer()
-                    .with_ansi(std::io::stderr().is_terminal())
-                    .with_writer(std::io::stderr),
-            )
+        LogFormat::Pretty => registry
+            .with(fmt::layer().with_ansi(terminal).with_writer(writer))
             .try_init(),
     };
     // Already installed (tests start several apps in one process): keep the first.

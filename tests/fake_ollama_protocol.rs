@@ -1,28 +1,18 @@
 //! The fake Ollama speaks Ollama's wire protocol: checked with plain reqwest and with the
 //! ollama-rs client maia uses, so the integration tests built on it mean something.
 
-#[path = "support/fake_ollama.rs"]
-mod fake_ollama;
+#[path = "kit/mod.rs"]
+mod kit;
 
 use std::time::{Duration, Instant};
 
-use fake_ollama::{Behavior, FakeOllama};
+use kit::fake_ollama::{self, Behavior, FakeOllama};
+use kit::{http_client as http, DEEP_MODEL as OTHER, MODEL};
 use ollama_rs::error::OllamaError;
 use ollama_rs::generation::chat::request::ChatMessageRequest;
 use ollama_rs::generation::chat::{ChatMessage, ChatMessageResponse, MessageRole};
 use ollama_rs::Ollama;
 use serde_json::{json, Value};
-
-const MODEL: &str = "llama3.2:3b";
-const OTHER: &str = "qwen2.5:7b";
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
 
 /// ollama-rs on the fake's host and port, with our own client (as maia builds it).
 fn ollama_rs_client(fake: &FakeOllama) -> Ollama {

@@ -2,9 +2,13 @@
 //! reads it as it is, and oci/smoke builds the same image from it without Nix. These tests
 //! hold it to what the crate and the binary say, so the two cannot drift apart.
 
+#[path = "kit/mod.rs"]
+mod kit;
+
 use std::path::Path;
 use std::process::Command;
 
+use kit::process::{maia_bin, text};
 use serde_json::Value;
 
 fn image_config() -> Value {
@@ -75,17 +79,14 @@ fn the_entrypoint_and_the_health_check_run_the_same_binary_as_a_user() {
 fn the_environment_is_a_valid_configuration_listening_on_the_exposed_port() {
     let config = image_config();
     let env = env_pairs(&config);
-    let mut maia = Command::new(env!("CARGO_BIN_EXE_maia"));
-    maia.env_clear().args(["check", "--offline"]);
-    for (k, v) in &env {
-        maia.env(k, v);
-    }
-    let out = maia.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // Only the image's environment, as the container has it.
+    let out = Command::new(maia_bin())
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(["check", "--offline"])
+        .output()
+        .unwrap();
+    let text = text(&out);
     assert!(out.status.success(), "{text}");
     assert!(!text.contains("unknown environment variable"), "{text}");
 

@@ -7,45 +7,22 @@
 //! or jq is missing the test says so and skips, unless MAIA_TEST_REQUIRE_SKOPEO is set
 //! (CI and the Nix build set it), where a missing tool fails the test.
 
+#[path = "kit/mod.rs"]
+mod kit;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{bail, ensure, Context, Result};
+use kit::Scratch;
 use serde_json::Value;
 
 const INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Result<Self> {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "maia-oci-{name}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir)?;
-        Ok(Self(dir))
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 fn have(tool: &str) -> bool {
     Command::new(tool)
@@ -235,7 +212,7 @@ struct Fixture {
 }
 
 fn fixture(name: &str) -> Result<Fixture> {
-    let scratch = Scratch::new(name)?;
+    let scratch = Scratch::new(&format!("oci-{name}"));
     let mut specs = Vec::new();
     let mut configs = Vec::new();
     for arch in ["amd64", "arm64"] {
@@ -328,38 +305,53 @@ fn the_index_lists_one_manifest_per_platform_and_every_digest_matches_its_blob()
     assert_eq!(platforms, BTreeSet::from(["amd64".into(), "arm64".into()]));
 
     for descriptor in manifests {
-        let arch = descriptor["platform"]["architecture"].as_str().unwrap();
-        let manifest: Value = serde_json::from_slice(&layout.blob(descriptor)?)?;
-        assert_eq!(manifest["schemaVersion"], 2);
-        assert_eq!(manifest["mediaType"], MANIFEST);
-        assert_eq!(manifest["config"]["mediaType"], CONFIG);
-
-        // The config is the docker-archive's, byte for byte: same image ID, Healthcheck kept.
-        let config = layout.blob(&manifest["config"])?;
-        let original = &fx.configs.iter().find(|(a, _)| a == arch).unwrap().1;
-        assert_eq!(&config, original, "{arch}: config changed on the way");
-        let config: Value = serde_json::from_slice(&config)?;
-        assert_eq!(config["architecture"], arch);
-        assert_eq!(config["config"]["Healthcheck"]["Test"][2], "healthcheck");
-
-        let layers = manifest["layers"]
-            .as_array()
-            .context("manifest without layers")?;
-        let diff_ids = config["rootfs"]["diff_ids"].as_array().unwrap();
-        assert_eq!(layers.len(), diff_ids.len());
-        for (layer, diff_id) in layers.iter().zip(diff_ids) {
-            assert_eq!(layer["mediaType"], LAYER_GZIP);
-            let uncompressed = gunzip(&layout.blob(layer)?)?;
-            assert_eq!(
-                format!("sha256:{}", sha256_hex(&uncompressed)?),
-                diff_id.as_str().unwrap(),
-                "{arch}: layer does not match the config's diff_id"
-            );
-        }
+        check_platform(&layout, descriptor, &fx.configs)?;
     }
+    check_with_skopeo(&fx.scratch, &out, &layout, &entries[0])
+}
 
+/// One platform's manifest: its config is the docker-archive's, byte for byte (same image
+/// ID, Healthcheck kept), and each layer uncompresses to the config's diff_id.
+fn check_platform(
+    layout: &Layout,
+    descriptor: &Value,
+    configs: &[(String, Vec<u8>)],
+) -> Result<()> {
+    let arch = descriptor["platform"]["architecture"].as_str().unwrap();
+    let manifest: Value = serde_json::from_slice(&layout.blob(descriptor)?)?;
+    assert_eq!(manifest["schemaVersion"], 2);
+    assert_eq!(manifest["mediaType"], MANIFEST);
+    assert_eq!(manifest["config"]["mediaType"], CONFIG);
+
+    let config = layout.blob(&manifest["config"])?;
+    let original = &configs.iter().find(|(a, _)| a == arch).unwrap().1;
+    assert_eq!(&config, original, "{arch}: config changed on the way");
+    let config: Value = serde_json::from_slice(&config)?;
+    assert_eq!(config["architecture"], arch);
+    assert_eq!(config["config"]["Healthcheck"]["Test"][2], "healthcheck");
+
+    let layers = manifest["layers"]
+        .as_array()
+        .context("manifest without layers")?;
+    let diff_ids = config["rootfs"]["diff_ids"].as_array().unwrap();
+    assert_eq!(layers.len(), diff_ids.len());
+    for (layer, diff_id) in layers.iter().zip(diff_ids) {
+        assert_eq!(layer["mediaType"], LAYER_GZIP);
+        let uncompressed = gunzip(&layout.blob(layer)?)?;
+        assert_eq!(
+            format!("sha256:{}", sha256_hex(&uncompressed)?),
+            diff_id.as_str().unwrap(),
+            "{arch}: layer does not match the config's diff_id"
+        );
+    }
+    Ok(())
+}
+
+/// skopeo reads the archive at `out` and sees the very index we wrote (`entry`), and
+/// copies it as `nix run .#push` does.
+fn check_with_skopeo(scratch: &Scratch, out: &Path, layout: &Layout, entry: &Value) -> Result<()> {
     // skopeo reads it, and sees the very index we wrote.
-    let raw = skopeo(&fx.scratch)?
+    let raw = skopeo(scratch)?
         .args(["inspect", "--raw"])
         .arg(format!("oci-archive:{}", out.display()))
         .output()?;
@@ -368,12 +360,12 @@ fn the_index_lists_one_manifest_per_platform_and_every_digest_matches_its_blob()
         "skopeo inspect --raw failed: {}",
         String::from_utf8_lossy(&raw.stderr)
     );
-    assert_eq!(raw.stdout, layout.blob(&entries[0])?);
+    assert_eq!(raw.stdout, layout.blob(entry)?);
 
     // What `nix run .#push` does, to a local directory instead of a registry: every
     // platform is copied and no digest changes.
-    let copy = fx.scratch.path("copy");
-    let pushed = skopeo(&fx.scratch)?
+    let copy = scratch.path("copy");
+    let pushed = skopeo(scratch)?
         .args([
             "--insecure-policy",
             "copy",
@@ -390,7 +382,7 @@ fn the_index_lists_one_manifest_per_platform_and_every_digest_matches_its_blob()
         String::from_utf8_lossy(&pushed.stderr)
     );
     let copied: Value = serde_json::from_slice(&fs::read(copy.join("index.json"))?)?;
-    assert_eq!(copied["manifests"][0]["digest"], entries[0]["digest"]);
+    assert_eq!(copied["manifests"][0]["digest"], entry["digest"]);
     Ok(())
 }
 

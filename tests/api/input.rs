@@ -1,6 +1,8 @@
+//! What the API does with bad input: a clear 4xx in JSON, and nothing asked of Ollama.
+
 use serde_json::{json, Value};
 
-use crate::helpers::*;
+use crate::kit::{decode, error_code, TestApp, QUERY_PATH};
 
 async fn raw_post(
     app: &TestApp,
@@ -9,7 +11,7 @@ async fn raw_post(
 ) -> (u16, Value) {
     let r = app
         .http
-        .post(app.url("/api/consciousness/query"))
+        .post(app.url(QUERY_PATH))
         .header("content-type", content_type)
         .body(body)
         .send()
@@ -68,7 +70,7 @@ async fn bad_input_gets_a_clear_4xx_and_ollama_is_never_asked() {
         );
     }
     assert_eq!(app.ollama.chat_count(), 0);
-    assert!(app.traces_in_db().await.is_empty());
+    assert!(app.traces().await.is_empty());
     app.stop().await;
 }
 
@@ -115,15 +117,17 @@ async fn form_encoded_content_type_is_still_read_as_json() {
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_routes_and_wrong_methods_are_json() {
     let app = TestApp::spawn().await;
-    let (status, body) = app.get("/api/nope").await;
-    assert_eq!(status, 404);
-    assert_eq!(body["error"]["code"], "not_found");
-    let (status, body) = app.get("/api/consciousness/query").await;
-    assert_eq!(status, 405);
-    assert_eq!(body["error"]["code"], "method_not_allowed");
-    let r = app.http.put(app.url("/api/health")).send().await.unwrap();
-    let (status, body) = decode(r).await;
-    assert_eq!(status, 405);
-    assert_eq!(body["error"]["code"], "method_not_allowed");
+
+    let (unknown, unknown_body) = app.get("/api/nope").await;
+    let (get_query, get_query_body) = app.get(QUERY_PATH).await;
+    let put = app.http.put(app.url("/api/health")).send().await.unwrap();
+    let (put_health, put_health_body) = decode(put).await;
+
+    assert_eq!(unknown, 404);
+    assert_eq!(error_code(&unknown_body), "not_found");
+    assert_eq!(get_query, 405);
+    assert_eq!(error_code(&get_query_body), "method_not_allowed");
+    assert_eq!(put_health, 405);
+    assert_eq!(error_code(&put_health_body), "method_not_allowed");
     app.stop().await;
 }

@@ -1,14 +1,10 @@
-//! Integration tests: the application in-process (or as a process) against a real
-//! PostgreSQL cluster of the test binary's own and a fake Ollama speaking its wire protocol.
+//! API tests: the application in-process, against a real PostgreSQL cluster of the test
+//! binary's own and a fake Ollama speaking its wire protocol. Everything that runs the
+//! `maia` binary is in `tests/cli`; breaking things on purpose is `tests/faults`.
 
-#[path = "../support/clean_env.rs"]
-mod clean_env;
-#[path = "../support/fake_ollama.rs"]
-mod fake_ollama;
-mod helpers;
+#[path = "../kit/mod.rs"]
+mod kit;
 
-mod cli;
-mod config;
 mod health;
 mod input;
 mod migrations;
@@ -16,4 +12,3 @@ mod query;
 mod shutdown;
 mod sovereignty;
 mod traces;
-mod unix_socket;

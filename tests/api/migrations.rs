@@ -1,116 +1,71 @@
-use maia::settings::Settings;
-use secrecy::SecretString;
+//! Migrations through the library: applied once, safe to run concurrently, reported.
+//! (`maia migrate` itself is in `tests/cli`.)
 
-use crate::helpers::*;
+use maia::{embedded_migrations, migrate, migration_status, Secret, Settings};
 
-fn db_settings(url: &str) -> Settings {
+use crate::kit::database::{applied_versions, count_rows, embedded_versions};
+use crate::kit::{fresh_database, psql};
+
+fn database_settings(url: &str) -> Settings {
     let mut s = Settings::default();
-    s.database.url = SecretString::from(url.to_string());
+    s.database.url = Secret::new(url);
     s
-}
-
-async fn history(url: &str) -> Vec<i32> {
-    psql(url)
-        .await
-        .query(
-            "SELECT version FROM refinery_schema_history ORDER BY version",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn migrations_apply_to_a_fresh_database_then_are_a_no_op() {
-    let url = fresh_database().await;
-    let s = db_settings(&url);
-    let applied = maia::db::migrate(&s.database).await.unwrap();
-    let embedded = maia::db::embedded_migrations();
-    assert_eq!(applied, embedded);
-    assert!(embedded.len() >= 2);
-    let again = maia::db::migrate(&s.database).await.unwrap();
-    assert!(again.is_empty(), "re-run applied {again:?}");
-    let client = psql(&url).await;
-    let count: i64 = client
-        .query_one("SELECT COUNT(*) FROM consciousness_traces", &[])
+    let db = fresh_database().await;
+    let s = database_settings(&db.url);
+
+    let applied = migrate(&s.database).await.expect("the first run");
+    let again = migrate(&s.database).await.expect("the second run");
+    let status = migration_status(&psql(&db.url).await)
         .await
-        .unwrap()
-        .get(0);
-    assert_eq!(count, 0);
-    let status = maia::db::migration_status(&client).await.unwrap();
+        .expect("status");
+
+    let embedded = embedded_migrations();
+    assert!(embedded.len() >= 2);
+    assert_eq!(applied, embedded);
+    assert!(again.is_empty(), "re-run applied {again:?}");
+    assert_eq!(count_rows(&db.url, "consciousness_traces").await, 0);
     assert_eq!(status.applied.len(), embedded.len());
     assert!(status.pending.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_runners_on_an_empty_database_apply_each_migration_once() {
-    let url = fresh_database().await;
+    let db = fresh_database().await;
+
     let runs: Vec<_> = (0..4)
         .map(|_| {
-            let s = db_settings(&url);
-            tokio::spawn(async move { maia::db::migrate(&s.database).await })
+            let s = database_settings(&db.url);
+            tokio::spawn(async move { migrate(&s.database).await.map(|applied| applied.len()) })
         })
         .collect();
     let mut total = 0;
     for run in runs {
-        total += run.await.unwrap().expect("every runner succeeds").len();
+        total += run
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("a runner failed: {e}"));
     }
-    let embedded = maia::db::embedded_migrations().len();
+
     assert_eq!(
-        total, embedded,
+        total,
+        embedded_migrations().len(),
         "each migration applied by exactly one runner"
     );
-    assert_eq!(history(&url).await.len(), embedded);
+    assert_eq!(applied_versions(&db.url).await, embedded_versions());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_on_an_empty_database_lists_everything_as_pending() {
-    let url = fresh_database().await;
-    let client = psql(&url).await;
-    let status = maia::db::migration_status(&client).await.unwrap();
+    let db = fresh_database().await;
+
+    let status = migration_status(&psql(&db.url).await)
+        .await
+        .expect("status");
+
     assert!(status.applied.is_empty());
-    assert_eq!(status.pending, maia::db::embedded_migrations());
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn the_migrate_command_applies_and_reports_status() {
-    let url = fresh_database().await;
-    let out = maia()
-        .args(["migrate", "--status"])
-        .env("MAIA_DATABASE__URL", &url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("pending  V1__consciousness_traces"), "{text}");
-
-    let out = maia()
-        .arg("migrate")
-        .env("MAIA_DATABASE__URL", &url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("applied  V2__personas"));
-
-    let out = maia()
-        .args(["migrate", "--status"])
-        .env("MAIA_DATABASE__URL", &url)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("applied  V1__consciousness_traces") && text.contains("0 pending"),
-        "{text}"
-    );
+    assert_eq!(status.pending, embedded_migrations());
 }

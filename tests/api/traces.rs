@@ -1,52 +1,48 @@
-use serde_json::json;
+//! The trace API: listing with keyset pagination, fetching, deleting; and personas.
 
-use crate::helpers::*;
+use serde_json::{json, Value};
+
+use crate::kit::{error_code, TestApp};
+
+/// The ids on a page of `GET /api/traces`, in order.
+fn ids(page: &Value) -> Vec<&str> {
+    page["traces"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a page of traces: {page}"))
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect()
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn traces_list_newest_first_with_keyset_pagination() {
     let app = TestApp::spawn().await;
-    let mut ids = Vec::new();
+    let mut stored = Vec::new();
     for i in 0..5 {
         let (status, body) = app.query(json!({ "query": format!("q{i}") })).await;
         assert_eq!(status, 200);
-        ids.push(body["id"].as_str().unwrap().to_string());
+        stored.push(body["id"].as_str().unwrap().to_string());
     }
-    ids.reverse(); // newest first
+    stored.reverse(); // newest first
 
     let (status, page1) = app.get("/api/traces?limit=2").await;
-    assert_eq!(status, 200, "{page1}");
-    let got: Vec<&str> = page1["traces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(got, &ids[0..2]);
-    let next = page1["next_before"].as_str().unwrap();
-    assert_eq!(next, ids[1]);
-
-    let (_, page2) = app.get(&format!("/api/traces?limit=2&before={next}")).await;
-    let got: Vec<&str> = page2["traces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(got, &ids[2..4]);
-
-    let next = page2["next_before"].as_str().unwrap();
-    let (_, page3) = app.get(&format!("/api/traces?limit=2&before={next}")).await;
-    let got: Vec<&str> = page3["traces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(got, &ids[4..5]);
-    assert!(page3["next_before"].is_null());
-
+    let next1 = page1["next_before"].as_str().unwrap();
+    let (_, page2) = app
+        .get(&format!("/api/traces?limit=2&before={next1}"))
+        .await;
+    let next2 = page2["next_before"].as_str().unwrap();
+    let (_, page3) = app
+        .get(&format!("/api/traces?limit=2&before={next2}"))
+        .await;
     let (_, all) = app.get("/api/traces").await;
-    assert_eq!(all["traces"].as_array().unwrap().len(), 5);
+
+    assert_eq!(status, 200, "{page1}");
+    assert_eq!(ids(&page1), &stored[0..2]);
+    assert_eq!(next1, stored[1]);
+    assert_eq!(ids(&page2), &stored[2..4]);
+    assert_eq!(ids(&page3), &stored[4..5]);
+    assert!(page3["next_before"].is_null());
+    assert_eq!(ids(&all).len(), 5);
     app.stop().await;
 }
 
@@ -75,7 +71,7 @@ async fn a_trace_can_be_fetched_and_deleted() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 404);
-    assert!(app.traces_in_db().await.is_empty());
+    assert!(app.traces().await.is_empty());
     app.stop().await;
 }
 
@@ -86,7 +82,7 @@ async fn unknown_and_malformed_trace_ids() {
         .get(&format!("/api/traces/{}", uuid::Uuid::new_v4()))
         .await;
     assert_eq!(status, 404, "{body}");
-    assert_eq!(body["error"]["code"], "not_found");
+    assert_eq!(error_code(&body), "not_found");
     let (status, body) = app.get("/api/traces/not-a-uuid").await;
     assert_eq!(status, 400, "{body}");
     let r = app

@@ -4,11 +4,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use maia::startup::Application;
+use maia::Cluster;
 use serde_json::{json, Value};
 
-use crate::fake_ollama::FakeOllama;
-use crate::support::*;
+use crate::kit::database::{database_in, own_cluster};
+use crate::kit::traces::has_ok_trace;
+use crate::kit::{decode, error_code, http_client, settings, start_ollama, stored_traces};
+use crate::kit::{wait_for_200, TestApp, QUERY_PATH};
 
 /// Clients sending queries one after another.
 const CLIENTS: usize = 4;
@@ -32,99 +34,118 @@ struct Outcome {
     body: Value,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_restart_under_load_loses_no_answered_query_and_recovers_by_itself() {
-    let mut cluster = start_cluster("r1");
-    let db = fresh_database(&cluster).await;
-    let ollama = FakeOllama::start(&[MODEL]).await;
-    let app = Application::build(settings(&db, &ollama.url()))
-        .await
-        .expect("the app starts");
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
-    let server = tokio::spawn(app.run_until_stopped());
+/// `CLIENTS` clients querying until stopped, counting the 503s they see.
+struct Load {
+    stop: Arc<AtomicBool>,
+    refusals: Arc<AtomicUsize>,
+    clients: Vec<tokio::task::JoinHandle<Vec<Outcome>>>,
+}
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let refusals = Arc::new(AtomicUsize::new(0));
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|c| {
-            let stop = stop.clone();
-            let refusals = refusals.clone();
-            let url = format!("{base}{QUERY_PATH}");
-            tokio::spawn(async move {
-                let http = http();
-                let mut outcomes = Vec::new();
-                let mut n = 0;
-                while !stop.load(Ordering::SeqCst) {
-                    n += 1;
-                    let sent = Instant::now();
-                    let response = http
-                        .post(&url)
-                        .json(&json!({ "query": format!("r1 client {c} query {n}") }))
-                        .send()
-                        .await
-                        .unwrap_or_else(|e| panic!("query {n} of client {c} got no answer: {e}"));
-                    let (status, body) = decode(response).await;
-                    if status == 503 {
-                        refusals.fetch_add(1, Ordering::SeqCst);
-                    }
-                    outcomes.push(Outcome {
-                        sent,
-                        done: Instant::now(),
-                        status,
-                        body,
-                    });
-                    tokio::time::sleep(PAUSE).await;
-                }
-                outcomes
+impl Load {
+    fn start(query_url: &str) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let refusals = Arc::new(AtomicUsize::new(0));
+        let clients = (0..CLIENTS)
+            .map(|c| {
+                let (stop, refusals) = (stop.clone(), refusals.clone());
+                tokio::spawn(client(c, query_url.to_string(), stop, refusals))
             })
-        })
-        .collect();
+            .collect();
+        Load {
+            stop,
+            refusals,
+            clients,
+        }
+    }
 
-    tokio::time::sleep(LOAD_BEFORE).await;
-    let mut cluster = tokio::task::spawn_blocking(move || {
-        cluster.stop().expect("stop PostgreSQL");
-        cluster
+    fn refusals(&self) -> usize {
+        self.refusals.load(Ordering::SeqCst)
+    }
+
+    /// Stops the clients; every outcome they saw.
+    async fn finish(self) -> Vec<Outcome> {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut outcomes = Vec::new();
+        for client in self.clients {
+            outcomes.extend(client.await.expect("a client task"));
+        }
+        outcomes
+    }
+}
+
+async fn client(
+    c: usize,
+    url: String,
+    stop: Arc<AtomicBool>,
+    refusals: Arc<AtomicUsize>,
+) -> Vec<Outcome> {
+    let http = http_client();
+    let mut outcomes = Vec::new();
+    let mut n = 0;
+    while !stop.load(Ordering::SeqCst) {
+        n += 1;
+        let sent = Instant::now();
+        let response = http
+            .post(&url)
+            .json(&json!({ "query": format!("r1 client {c} query {n}") }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("query {n} of client {c} got no answer: {e}"));
+        let (status, body) = decode(response).await;
+        if status == 503 {
+            refusals.fetch_add(1, Ordering::SeqCst);
+        }
+        let done = Instant::now();
+        outcomes.push(Outcome {
+            sent,
+            done,
+            status,
+            body,
+        });
+        tokio::time::sleep(PAUSE).await;
+    }
+    outcomes
+}
+
+/// Stops PostgreSQL, keeps it down as `REFUSALS_WANTED` and `OUTAGE` say, and starts it
+/// again; when it was back.
+async fn outage(cluster: &mut Option<Cluster>, load: &Load) -> Instant {
+    let mut db = cluster.take().expect("a cluster");
+    let mut db = tokio::task::spawn_blocking(move || {
+        db.stop().expect("stop PostgreSQL");
+        db
     })
     .await
     .unwrap();
     let down_at = Instant::now();
     while down_at.elapsed() < MAX_OUTAGE
-        && (down_at.elapsed() < OUTAGE || refusals.load(Ordering::SeqCst) < REFUSALS_WANTED)
+        && (down_at.elapsed() < OUTAGE || load.refusals() < REFUSALS_WANTED)
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let port = cluster.port();
-    let mut cluster = tokio::task::spawn_blocking(move || {
-        cluster.start_again().expect("start PostgreSQL again");
-        cluster
+    let port = db.port();
+    let db = tokio::task::spawn_blocking(move || {
+        db.start_again().expect("start PostgreSQL again");
+        db
     })
     .await
     .unwrap();
-    let up_at = Instant::now();
-    assert_eq!(
-        cluster.port(),
-        port,
-        "the database must come back on its port"
-    );
-    let ready = wait_for_200(&format!("{base}/readyz"), RECOVERY).await;
-    let ready_after = up_at.elapsed();
-    tokio::time::sleep(LOAD_AFTER.saturating_sub(ready_after)).await;
-    stop.store(true, Ordering::SeqCst);
-    let mut outcomes = Vec::new();
-    for client in clients {
-        outcomes.extend(client.await.expect("a client task"));
-    }
+    assert_eq!(db.port(), port, "the database must come back on its port");
+    *cluster = Some(db);
+    Instant::now()
+}
 
-    // Every answer is a 200 or a clear 503 naming the database.
+/// The ids of the queries answered 200; panics on any answer but a 200 or a 503 naming
+/// the database. Also returns how many were refused.
+fn answered_ids(outcomes: &[Outcome]) -> (Vec<uuid::Uuid>, usize) {
     let mut answered = Vec::new();
     let mut refused = 0;
-    for o in &outcomes {
+    for o in outcomes {
         match o.status {
             200 => answered.push(
                 o.body["id"]
                     .as_str()
-                    .and_then(|s| s.parse::<uuid::Uuid>().ok())
+                    .and_then(|s| s.parse().ok())
                     .unwrap_or_else(|| panic!("a 200 without an id: {}", o.body)),
             ),
             503 => {
@@ -134,12 +155,31 @@ async fn postgres_restart_under_load_loses_no_answered_query_and_recovers_by_its
             other => panic!("unexpected {other} during the outage: {}", o.body),
         }
     }
+    (answered, refused)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_restart_under_load_loses_no_answered_query_and_recovers_by_itself() {
+    let mut cluster = Some(own_cluster("r1"));
+    let db = database_in(cluster.as_ref().unwrap()).await;
+    let ollama = start_ollama().await;
+    let app = TestApp::spawn_with(settings(&db.url, &ollama.url()), ollama).await;
+    let load = Load::start(&app.url(QUERY_PATH));
+
+    tokio::time::sleep(LOAD_BEFORE).await;
+    let up_at = outage(&mut cluster, &load).await;
+    let ready = wait_for_200(&app.url("/readyz"), RECOVERY).await;
+    let ready_after = up_at.elapsed();
+    tokio::time::sleep(LOAD_AFTER.saturating_sub(ready_after)).await;
+    let outcomes = load.finish().await;
+
+    // Every answer is a 200 or a clear 503 naming the database.
+    let (answered, refused) = answered_ids(&outcomes);
     assert!(
         refused > 0,
         "no request saw the outage ({} answered)",
         answered.len()
     );
-
     // Recovery: readyz, and queries, within RECOVERY of the database's return.
     assert!(
         ready,
@@ -163,16 +203,11 @@ async fn postgres_restart_under_load_loses_no_answered_query_and_recovers_by_its
         late_failures, 0,
         "queries still failing {RECOVERY:?} after PostgreSQL came back"
     );
-
     // Nothing answered is lost.
-    let stored = stored_traces(&db).await;
+    let stored = stored_traces(&db.url).await;
     let lost: Vec<_> = answered
         .iter()
-        .filter(|id| {
-            !stored
-                .iter()
-                .any(|(s, status, _, _)| s == *id && status == "ok")
-        })
+        .filter(|id| !has_ok_trace(&stored, **id))
         .collect();
     assert!(
         lost.is_empty(),
@@ -185,10 +220,8 @@ async fn postgres_restart_under_load_loses_no_answered_query_and_recovers_by_its
         outcomes.len(),
         answered.len()
     );
-
-    handle.stop(true).await;
-    let _ = server.await;
-    ollama.stop().await;
+    app.stop().await.stop().await;
+    let mut cluster = cluster.take().expect("the cluster");
     tokio::task::spawn_blocking(move || cluster.stop().expect("stop PostgreSQL"))
         .await
         .unwrap();

@@ -7,15 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 use std::time::Duration;
 
-use maia::startup::Application;
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use reqwest::{Method, Url};
 use serde_json::Value;
 
-use crate::fake_ollama::FakeOllama;
-use crate::support::*;
+use crate::kit::{http_client, wait_for_200, TestApp, MODEL};
 
 /// How often each status was answered, reported at the end (a run that never reached the
 /// handlers proves little).
@@ -302,19 +300,10 @@ fn arbitrary_requests_to_every_endpoint_get_a_json_answer_never_a_5xx() {
         .enable_all()
         .build()
         .unwrap();
-    let (app_port, handle, server, ollama) = rt.block_on(async {
-        let db = fresh_database(shared_cluster()).await;
-        let ollama = FakeOllama::start(&[MODEL]).await;
-        let app = Application::build(settings(&db, &ollama.url()))
-            .await
-            .expect("the app starts");
-        let port = app.port();
-        let handle = app.handle();
-        let server = tokio::spawn(app.run_until_stopped());
-        (port, handle, server, ollama)
-    });
-    let base = Url::parse(&format!("http://127.0.0.1:{app_port}/")).unwrap();
-    let http = http();
+    let app = rt.block_on(TestApp::spawn());
+    let app_port = app.port;
+    let base = Url::parse(&app.url("/")).unwrap();
+    let http = http_client();
 
     let mut runner = TestRunner::new(config(256));
     let result = runner.run(&request(), |r| {
@@ -326,15 +315,8 @@ fn arbitrary_requests_to_every_endpoint_get_a_json_answer_never_a_5xx() {
         raw_exchange(app_port, &bytes).map_err(TestCaseError::fail)
     });
 
-    let alive = rt.block_on(wait_for_200(
-        &format!("http://127.0.0.1:{app_port}/livez"),
-        Duration::from_secs(2),
-    ));
-    rt.block_on(async {
-        handle.stop(true).await;
-        let _ = server.await;
-        ollama.stop().await;
-    });
+    let alive = rt.block_on(wait_for_200(&app.url("/livez"), Duration::from_secs(2)));
+    rt.block_on(async { app.stop().await.stop().await });
     let statuses = STATUSES.lock().unwrap().clone();
     eprintln!("R5: statuses answered: {statuses:?}");
     assert!(

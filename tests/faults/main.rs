@@ -1,16 +1,13 @@
 //! Fault tests: what maia does when its parts break, each bounded in time, loopback only.
 //!
 //! - R1 `db_restart`: PostgreSQL stopped and started again under a steady query load.
-//! - R2 `ollama`: Ollama down, erroring, or slower than the timeout.
+//! - R2 `ollama`: Ollama down, erroring, dying mid-answer, or slower than the timeout.
 //! - R3 `concurrent_start`: four `maia serve` processes at once on an empty database.
 //! - R4 `sigterm`: SIGTERM to `maia serve` with requests in flight.
 //! - R5 `fuzz`: arbitrary bytes and JSON shapes to every endpoint.
 
-#[path = "../support/clean_env.rs"]
-mod clean_env;
-#[path = "../support/fake_ollama.rs"]
-mod fake_ollama;
-mod support;
+#[path = "../kit/mod.rs"]
+mod kit;
 
 mod concurrent_start;
 mod db_restart;

@@ -1,13 +1,14 @@
-//! R2: Ollama down, erroring, or slower than the timeout: every query gets a clear JSON
-//! error within the timeout plus a small margin, and is stored as failed.
+//! R2: Ollama down, erroring, dying mid-answer or slower than the timeout: every query gets
+//! a clear JSON error within the timeout plus a small margin, showing nothing of maia's
+//! internals, and is stored as failed with its cause.
 
 use std::time::{Duration, Instant};
 
-use maia::startup::Application;
 use serde_json::json;
 
-use crate::fake_ollama::{Behavior, FakeOllama};
-use crate::support::*;
+use crate::kit::settings::unreachable_ollama;
+use crate::kit::{decode, error_code, fresh_database, http_client, settings, start_ollama};
+use crate::kit::{Behavior, FakeOllama, TestApp, Trace, MODEL, QUERY_PATH};
 
 /// `ollama.timeout` in these tests, in seconds.
 const TIMEOUT_S: u64 = 1;
@@ -16,56 +17,52 @@ const MARGIN: Duration = Duration::from_millis(1500);
 /// Concurrent queries per scenario.
 const QUERIES: usize = 4;
 
-struct App {
-    base: String,
-    db: String,
-    handle: actix_web::dev::ServerHandle,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-async fn app(ollama_url: &str) -> App {
-    let db = fresh_database(shared_cluster()).await;
-    let mut s = settings(&db, ollama_url);
-    s.ollama.timeout = TIMEOUT_S;
-    let app = Application::build(s).await.expect("the app starts");
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
-    let server = tokio::spawn(app.run_until_stopped());
-    App {
-        base,
-        db,
-        handle,
-        server,
-    }
-}
-
-impl App {
-    async fn stop(self) {
-        self.handle.stop(true).await;
-        let _ = self.server.await;
-    }
-}
-
-/// Sends `QUERIES` queries at once tagged `tag`; each must fail with `status`/`code`
-/// within the timeout plus the margin, and be stored as failed. `during` runs while they
-/// are in flight.
-async fn expect_failures<F: std::future::Future<Output = ()>>(
-    app: &App,
-    tag: &str,
+/// What every query of a scenario must get.
+struct Expected {
     status: u16,
-    code: &str,
+    code: &'static str,
+    /// In every stored error: what went wrong.
+    cause: &'static str,
+    /// Stored, but never shown to the client: Ollama's own words or an address.
+    hidden: &'static str,
+}
+
+/// An app with a fresh database, `ollama.timeout = TIMEOUT_S`, talking to `ollama_url`;
+/// it holds `ollama`, which is the one at `ollama_url` unless a test points it elsewhere.
+async fn app(ollama_url: &str, ollama: FakeOllama) -> TestApp {
+    let db = fresh_database().await;
+    let mut s = settings(&db.url, ollama_url);
+    s.ollama.timeout = TIMEOUT_S;
+    TestApp::spawn_with(s, ollama).await
+}
+
+async fn app_on_its_fake() -> TestApp {
+    let ollama = start_ollama().await;
+    app(&ollama.url(), ollama).await
+}
+
+/// Sends `QUERIES` queries at once tagged `tag`; each must fail as `expected` says within
+/// the timeout plus the margin, and be stored as failed. `during` runs while they are in
+/// flight.
+async fn expect_failures<F: std::future::Future<Output = ()>>(
+    app: &TestApp,
+    tag: &str,
+    expected: &Expected,
     during: F,
 ) {
     let queries: Vec<String> = (0..QUERIES).map(|i| format!("r2 {tag} {i}")).collect();
     let requests: Vec<_> = queries
         .iter()
         .map(|q| {
-            let url = format!("{}{QUERY_PATH}", app.base);
-            let body = json!({ "query": q });
+            let request = http_client()
+                .post(app.url(QUERY_PATH))
+                .json(&json!({ "query": q }));
             tokio::spawn(async move {
                 let started = Instant::now();
-                let response = http().post(url).json(&body).send().await;
-                let response = response.expect("an answer, not a dropped connection");
+                let response = request
+                    .send()
+                    .await
+                    .expect("an answer, not a dropped connection");
                 let (status, body) = decode(response).await;
                 (status, body, started.elapsed())
             })
@@ -74,139 +71,179 @@ async fn expect_failures<F: std::future::Future<Output = ()>>(
     during.await;
     let limit = Duration::from_secs(TIMEOUT_S) + MARGIN;
     for r in requests {
-        let (got, body, took) = r.await.unwrap();
-        assert_eq!(got, status, "{tag}: {body}");
-        assert_eq!(error_code(&body), code, "{tag}: {body}");
+        let (status, body, took) = r.await.unwrap();
+        assert_eq!(status, expected.status, "{tag}: {body}");
+        assert_eq!(error_code(&body), expected.code, "{tag}: {body}");
         let message = body["error"]["message"].as_str().unwrap_or_default();
         assert!(
             message.contains("saved as failed"),
             "{tag}: the message should say the query was kept: {message}"
         );
         assert!(
+            !body.to_string().contains(expected.hidden),
+            "{tag}: internals shown: {body}"
+        );
+        assert!(
             took <= limit,
             "{tag}: answered after {took:?} (limit {limit:?})"
         );
     }
-    let stored = stored_traces(&app.db).await;
-    for q in &queries {
-        let rows: Vec<_> = stored.iter().filter(|(_, _, _, text)| text == q).collect();
+    assert_kept_as_failed(&app.traces().await, &queries, tag, expected.cause);
+}
+
+/// Each of `queries` is stored once, as failed, without a response, with `cause` in its
+/// error.
+fn assert_kept_as_failed(stored: &[Trace], queries: &[String], tag: &str, cause: &str) {
+    for q in queries {
+        let traces: Vec<_> = stored.iter().filter(|t| &t.query == q).collect();
         assert_eq!(
-            rows.len(),
+            traces.len(),
             1,
             "{tag}: query {q:?} stored {} times",
-            rows.len()
+            traces.len()
         );
-        let (_, status, error, _) = rows[0];
-        assert_eq!(status, "failed", "{tag}: {q:?}");
+        let trace = traces[0];
+        assert_eq!(trace.status, "failed", "{tag}: {q:?}");
         assert!(
-            error.as_deref().is_some_and(|e| !e.is_empty()),
-            "{tag}: {q:?} stored without its error"
+            trace.response.is_none(),
+            "{tag}: {q:?} failed with a response"
+        );
+        let error = trace.error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains(cause),
+            "{tag}: {q:?} stored with the error {error:?}"
         );
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ollama_down_is_a_503_and_every_query_is_kept_as_failed() {
-    // Nothing listens there.
-    let app = app(&format!("http://127.0.0.1:{}", free_port())).await;
-    expect_failures(&app, "nothing listening", 503, "llm_unavailable", async {}).await;
+    // Nothing listens there; the app's fake Ollama is never asked.
+    let app = app(&unreachable_ollama(), start_ollama().await).await;
+    let expected = Expected {
+        status: 503,
+        code: "llm_unavailable",
+        cause: "unreachable",
+        hidden: "127.0.0.1",
+    };
+
+    expect_failures(&app, "nothing listening", &expected, async {}).await;
+
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ollama_dying_mid_answer_is_a_clear_error_and_every_query_is_kept_as_failed() {
-    let ollama = FakeOllama::start(&[MODEL]).await;
-    ollama.set_behavior(Behavior::Hang);
-    let app = app(&ollama.url()).await;
+    let dying = start_ollama().await;
+    dying.set_behavior(Behavior::Hang);
+    // The app talks to `dying`, which the test stops; it holds a fake it never asks.
+    let app = app(&dying.url(), start_ollama().await).await;
+    let expected = Expected {
+        status: 502,
+        code: "llm_error",
+        cause: "Ollama returned an error",
+        hidden: "127.0.0.1",
+    };
     let stop_it = async {
         let deadline = Instant::now() + Duration::from_secs(5);
-        while ollama.chat_count() < QUERIES && Instant::now() < deadline {
+        while dying.chat_count() < QUERIES && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert_eq!(
-            ollama.chat_count(),
+            dying.chat_count(),
             QUERIES,
             "the queries never reached Ollama"
         );
-        ollama.stop().await;
+        dying.stop().await;
     };
-    expect_failures(&app, "killed mid-answer", 502, "llm_error", stop_it).await;
+
+    expect_failures(&app, "killed mid-answer", &expected, stop_it).await;
+
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ollama_errors_are_502_and_every_query_is_kept_as_failed() {
-    let ollama = FakeOllama::start(&[MODEL]).await;
-    let app = app(&ollama.url()).await;
+    let app = app_on_its_fake().await;
+    let error = |status: u16, message: &str| Behavior::Error {
+        status,
+        message: message.into(),
+    };
+    let llm_error = |words: &'static str| Expected {
+        status: 502,
+        code: "llm_error",
+        cause: words,
+        hidden: words,
+    };
+    let model_gone = format!("model \"{MODEL}\" not found, try pulling it first");
     let cases = [
         (
             "error 500",
-            Behavior::Error {
-                status: 500,
-                message: "llama runner process has terminated".into(),
-            },
-            "llm_error",
+            error(500, "llama runner process has terminated: exit status 2"),
+            llm_error("llama runner process has terminated"),
         ),
         (
             "error 503",
-            Behavior::Error {
-                status: 503,
-                message: "server busy, please try again".into(),
-            },
-            "llm_error",
+            error(503, "server busy, please try again"),
+            llm_error("server busy, please try again"),
         ),
         (
             "failed generation",
             Behavior::MidStreamError("out of memory".into()),
-            "llm_error",
+            llm_error("out of memory"),
         ),
         (
             "model gone",
-            Behavior::Error {
-                status: 404,
-                message: format!("model \"{MODEL}\" not found, try pulling it first"),
+            error(404, &model_gone),
+            Expected {
+                status: 502,
+                code: "model_not_found",
+                cause: MODEL,
+                hidden: "try pulling it first",
             },
-            "model_not_found",
         ),
     ];
-    for (tag, behavior, code) in cases {
-        ollama.set_behavior(behavior);
-        expect_failures(&app, tag, 502, code, async {}).await;
+
+    for (tag, behavior, expected) in cases {
+        app.ollama.set_behavior(behavior);
+        expect_failures(&app, tag, &expected, async {}).await;
     }
+
     app.stop().await;
-    ollama.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ollama_slower_than_the_timeout_is_a_504_in_time_and_every_query_is_kept_as_failed() {
-    let ollama = FakeOllama::start(&[MODEL]).await;
-    let app = app(&ollama.url()).await;
-    ollama.set_behavior(Behavior::Delay(Duration::from_secs(TIMEOUT_S + 3)));
-    expect_failures(&app, "slow", 504, "llm_timeout", async {}).await;
-    ollama.set_behavior(Behavior::Hang);
-    expect_failures(&app, "silent", 504, "llm_timeout", async {}).await;
+    let app = app_on_its_fake().await;
+    let expected = Expected {
+        status: 504,
+        code: "llm_timeout",
+        cause: "did not answer",
+        hidden: "127.0.0.1",
+    };
+
+    app.ollama
+        .set_behavior(Behavior::Delay(Duration::from_secs(TIMEOUT_S + 3)));
+    expect_failures(&app, "slow", &expected, async {}).await;
+    app.ollama.set_behavior(Behavior::Hang);
+    expect_failures(&app, "silent", &expected, async {}).await;
+
     app.stop().await;
-    ollama.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_answer_postgresql_cannot_store_as_is_is_still_answered_and_kept() {
-    let ollama = FakeOllama::start(&[MODEL]).await;
+    let app = app_on_its_fake().await;
     // PostgreSQL text cannot hold NUL characters.
-    ollama.set_behavior(Behavior::ReplyWith("before\u{0}after".into()));
-    let app = app(&ollama.url()).await;
-    let response = http()
-        .post(format!("{}{QUERY_PATH}", app.base))
-        .json(&json!({ "query": "r2 nul in the answer" }))
-        .send()
-        .await
-        .expect("an answer");
-    let (status, body) = decode(response).await;
+    app.ollama
+        .set_behavior(Behavior::ReplyWith("before\u{0}after".into()));
+
+    let (status, body) = app.query(json!({ "query": "r2 nul in the answer" })).await;
+
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["response"], "before\u{fffd}after");
-    let stored = stored_traces(&app.db).await;
+    let stored = app.traces().await;
     assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0].1, "ok");
+    assert!(stored[0].is_ok());
     app.stop().await;
-    ollama.stop().await;
 }

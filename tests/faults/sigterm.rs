@@ -2,43 +2,33 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
 
-use crate::fake_ollama::{Behavior, FakeOllama};
-use crate::support::*;
+use crate::kit::process::serve;
+use crate::kit::traces::has_ok_trace;
+use crate::kit::{decode, free_port, fresh_database, http_client, maia, start_ollama};
+use crate::kit::{stored_traces, wait_for_200, Behavior, FakeOllama, Process, QUERY_PATH};
 
 const IN_FLIGHT: usize = 8;
 const OLLAMA_DELAY: Duration = Duration::from_millis(1500);
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sigterm_lets_every_query_in_flight_finish_store_its_trace_and_exit_zero() {
-    let db = fresh_database(shared_cluster()).await;
-    let ollama = FakeOllama::start(&[MODEL]).await;
-    ollama.set_behavior(Behavior::Delay(OLLAMA_DELAY));
-    let port = free_port();
-    let mut server = serve(port, &db, &ollama.url());
-    let base = format!("http://127.0.0.1:{port}");
-    assert!(
-        wait_for_200(&format!("{base}/readyz"), Duration::from_secs(20)).await,
-        "never ready; log:\n{}",
-        server.log_text()
-    );
-
-    let requests: Vec<_> = (0..IN_FLIGHT)
+/// `IN_FLIGHT` queries to `base`, sent at once; each one's status and body.
+fn send_queries(base: &str) -> Vec<JoinHandle<(u16, Value)>> {
+    (0..IN_FLIGHT)
         .map(|i| {
-            let url = format!("{base}{QUERY_PATH}");
+            let request = http_client()
+                .post(format!("{base}{QUERY_PATH}"))
+                .json(&json!({ "query": format!("r4 in flight {i}") }));
             tokio::spawn(async move {
-                let response = http()
-                    .post(url)
-                    .json(&json!({ "query": format!("r4 in flight {i}") }))
-                    .send()
-                    .await
-                    .expect("answered, not cut off");
-                decode(response).await
+                decode(request.send().await.expect("answered, not cut off")).await
             })
         })
-        .collect();
-    // Every query is at Ollama, waiting for its answer, when the signal comes.
+        .collect()
+}
+
+/// Waits (up to 5 s) until every query is at Ollama, waiting for its answer.
+async fn wait_until_all_at_ollama(ollama: &FakeOllama) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while ollama.chat_count() < IN_FLIGHT && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -48,43 +38,58 @@ async fn sigterm_lets_every_query_in_flight_finish_store_its_trace_and_exit_zero
         IN_FLIGHT,
         "queries never reached Ollama"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_lets_every_query_in_flight_finish_store_its_trace_and_exit_zero() {
+    let db = fresh_database().await;
+    let ollama = start_ollama().await;
+    ollama.set_behavior(Behavior::Delay(OLLAMA_DELAY));
+    let port = free_port();
+    let mut server = Process::spawn(serve(maia(), port, &db.url, &ollama.url()));
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(
+        wait_for_200(&format!("{base}/readyz"), Duration::from_secs(20)).await,
+        "never ready; its log:\n{}",
+        server.log()
+    );
+    let requests = send_queries(&base);
+    wait_until_all_at_ollama(&ollama).await;
+
     let signalled = Instant::now();
     server.signal("TERM");
-
-    let mut ids = Vec::new();
+    let mut answers = Vec::new();
     for r in requests {
-        let (status, body) = r.await.unwrap();
-        assert_eq!(status, 200, "{body}");
-        ids.push(
-            body["id"]
-                .as_str()
-                .expect("an id")
-                .parse::<uuid::Uuid>()
-                .unwrap(),
-        );
+        answers.push(r.await.unwrap());
     }
-    let status = server
-        .wait_exit(Duration::from_secs(10))
-        .await
-        .expect("maia serve exits after SIGTERM");
-    assert!(status.success(), "{status}; log:\n{}", server.log_text());
+    let exit = server.wait_exit(Duration::from_secs(10)).await;
+    let stopped_after = signalled.elapsed();
+
     assert!(
-        signalled.elapsed() < OLLAMA_DELAY + Duration::from_secs(5),
-        "took {:?} to stop",
-        signalled.elapsed()
+        exit.is_some_and(|s| s.success()),
+        "after SIGTERM: {exit:?}; its log:\n{}",
+        server.log()
+    );
+    assert!(
+        stopped_after < OLLAMA_DELAY + Duration::from_secs(5),
+        "took {stopped_after:?} to stop"
     );
     // Once stopped, nothing listens any more.
-    assert!(http().get(format!("{base}/livez")).send().await.is_err());
-
-    let stored = stored_traces(&db).await;
-    for id in &ids {
+    assert!(http_client()
+        .get(format!("{base}/livez"))
+        .send()
+        .await
+        .is_err());
+    let stored = stored_traces(&db.url).await;
+    assert_eq!(stored.len(), IN_FLIGHT);
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        let id = body["id"].as_str().and_then(|s| s.parse().ok());
+        let id = id.unwrap_or_else(|| panic!("an answer without an id: {body}"));
         assert!(
-            stored
-                .iter()
-                .any(|(s, status, _, _)| s == id && status == "ok"),
+            has_ok_trace(&stored, id),
             "answered query {id} has no trace"
         );
     }
-    assert_eq!(stored.len(), IN_FLIGHT);
     ollama.stop().await;
 }

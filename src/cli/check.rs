@@ -1,0 +1,166 @@
+//! `maia check`: everything a deployment needs, checked in order, one line each.
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use crate::config::{Settings, SettingsError};
+use crate::llm::{model_present, Llm};
+use crate::sovereignty::{self, Verdict};
+use crate::store;
+
+#[derive(Debug, Serialize)]
+struct Item {
+    name: String,
+    ok: bool,
+    detail: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    ok: bool,
+    checks: Vec<Item>,
+}
+
+impl Report {
+    fn push(&mut self, name: impl Into<String>, result: Result<String, String>) {
+        let (ok, detail) = match result {
+            Ok(d) => (true, d),
+            Err(d) => (false, d),
+        };
+        self.ok &= ok;
+        self.checks.push(Item {
+            name: name.into(),
+            ok,
+            detail,
+        });
+    }
+
+    fn print(&self, json: bool) -> ExitCode {
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(self).expect("the report serialises")
+            );
+        } else {
+            for item in &self.checks {
+                let mark = if item.ok { "ok  " } else { "FAIL" };
+                println!("{mark} {:<12} {}", item.name, item.detail);
+            }
+            println!(
+                "{}",
+                if self.ok {
+                    "all checks passed"
+                } else {
+                    "some checks failed"
+                }
+            );
+        }
+        if self.ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A configuration that does not load is a failed check too, in the requested format.
+pub fn report_config_error(error: &SettingsError) -> ExitCode {
+    let mut report = Report {
+        ok: true,
+        checks: Vec::new(),
+    };
+    report.push("config", Err(error.to_string()));
+    report.print(true);
+    ExitCode::from(2)
+}
+
+pub fn run(settings: &Settings, json: bool, offline: bool) -> ExitCode {
+    let report = super::runtime::runtime().block_on(collect(settings, offline));
+    report.print(json)
+}
+
+async fn collect(settings: &Settings, offline: bool) -> Report {
+    let mut report = Report {
+        ok: true,
+        checks: Vec::new(),
+    };
+    report.push("config", Ok("valid".into()));
+    check_sovereignty(&mut report, settings, offline).await;
+    if !offline {
+        check_database(&mut report, settings).await;
+        check_ollama(&mut report, settings).await;
+    }
+    report
+}
+
+/// Offline, names are not resolved: only literal addresses can be judged.
+async fn check_sovereignty(report: &mut Report, settings: &Settings, offline: bool) {
+    for f in sovereignty::review(settings, !offline).await {
+        let result = match &f.verdict {
+            Verdict::Local(kind) => Ok(format!("{} {}: local ({kind})", f.service, f.endpoint)),
+            Verdict::Allowed => Ok(format!(
+                "{} {}: allowed by sovereignty.allow_hosts",
+                f.service, f.endpoint
+            )),
+            Verdict::Unverified(why) => Ok(format!("{} {}: {why}", f.service, f.endpoint)),
+            Verdict::Refused(why) if settings.sovereignty.strict => {
+                Err(format!("{} {}: {why}", f.service, f.endpoint))
+            }
+            Verdict::Refused(why) => Ok(format!(
+                "{} {}: {why} (allowed: sovereignty.strict is off)",
+                f.service, f.endpoint
+            )),
+        };
+        report.push("sovereignty", result);
+    }
+}
+
+async fn check_database(report: &mut Report, settings: &Settings) {
+    let client = match store::connect(&settings.database).await {
+        Ok(client) => client,
+        Err(e) => return report.push("database", Err(e.to_string())),
+    };
+    report.push("database", Ok("connected".into()));
+    let migrations = match store::migration_status(&client).await {
+        Ok(s) if s.pending.is_empty() => Ok(format!("{} applied, none pending", s.applied.len())),
+        Ok(s) => Err(format!(
+            "{} applied, {} pending (run `maia migrate`)",
+            s.applied.len(),
+            s.pending.len()
+        )),
+        Err(e) => Err(format!("cannot read the migration history: {e}")),
+    };
+    report.push("migrations", migrations);
+}
+
+async fn check_ollama(report: &mut Report, settings: &Settings) {
+    let llm = match Llm::new(&settings.ollama) {
+        Ok(llm) => llm,
+        Err(e) => return report.push("ollama", Err(e.to_string())),
+    };
+    match llm.version().await {
+        Ok(v) => report.push(
+            "ollama",
+            Ok(format!("{} answers (version {v})", settings.ollama.url)),
+        ),
+        Err(e) => return report.push("ollama", Err(e.to_string())),
+    }
+    let mut wanted = vec![settings.ollama.model.as_str()];
+    if settings.deep_model() != settings.ollama.model {
+        wanted.push(settings.deep_model());
+    }
+    match llm.models().await {
+        Ok(present) => {
+            for model in wanted {
+                let result = if model_present(&present, model) {
+                    Ok(format!("{model} is present"))
+                } else {
+                    Err(format!("{model} is missing (run `ollama pull {model}`)"))
+                };
+                report.push("model", result);
+            }
+        }
+        Err(e) => report.push("model", Err(format!("cannot list models: {e}"))),
+    }
+}

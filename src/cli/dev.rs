@@ -1,0 +1,67 @@
+//! `maia dev`: a private PostgreSQL cluster, migrations, the server; one command.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::config::{Secret, Settings};
+use crate::dev::{Cluster, ClusterOptions};
+
+/// The database `maia dev` creates in its cluster.
+const DATABASE: &str = "maia";
+
+pub fn run(settings: Settings, data_dir: &Path, fresh: bool) -> ExitCode {
+    let options = ClusterOptions {
+        data_dir: data_dir.to_path_buf(),
+        fresh,
+        fsync: true,
+    };
+    eprintln!("maia dev: starting PostgreSQL in {}", data_dir.display());
+    let mut cluster = match Cluster::start(&options) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("maia dev: cannot start PostgreSQL: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let settings = for_cluster(settings, &cluster);
+    eprintln!(
+        "maia dev: PostgreSQL listens on 127.0.0.1:{} (data in {}); serving on http://{}",
+        cluster.port(),
+        cluster.data_dir().display(),
+        settings.http.listen
+    );
+    let code = actix_web::rt::System::new().block_on(serve(&cluster, settings));
+    eprintln!("maia dev: stopping PostgreSQL");
+    if let Err(e) = cluster.stop() {
+        eprintln!("maia dev: stopping PostgreSQL: {e}");
+        return ExitCode::FAILURE;
+    }
+    code
+}
+
+/// The settings pointed at the cluster, migrating on start, on loopback unless a listen
+/// address was chosen.
+fn for_cluster(mut settings: Settings, cluster: &Cluster) -> Settings {
+    settings.database.url = Secret::new(cluster.url(DATABASE));
+    settings.database.password = None;
+    settings.database.ca_file = None;
+    settings.database.migrate_on_start = true;
+    if settings.http.listen == Settings::default().http.listen {
+        settings.http.listen = "127.0.0.1:8080".into();
+    }
+    settings
+}
+
+async fn serve(cluster: &Cluster, settings: Settings) -> ExitCode {
+    if let Err(e) = cluster.ensure_database(DATABASE).await {
+        eprintln!("maia dev: cannot create the database: {e:#}");
+        return ExitCode::FAILURE;
+    }
+    match super::serve::serve(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("maia dev: cannot start: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

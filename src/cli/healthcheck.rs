@@ -1,0 +1,73 @@
+//! `maia healthcheck`: the container HEALTHCHECK, so images need no curl.
+
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::config::Settings;
+
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The health URL of a server listening as configured, reached over loopback when it
+/// listens on every interface.
+pub fn default_url(settings: &Settings) -> String {
+    match settings.listen_addr() {
+        Ok(addr) => {
+            let host = match addr.ip() {
+                ip if ip.is_unspecified() && ip.is_ipv6() => "[::1]".to_string(),
+                ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+                IpAddr::V6(v6) => format!("[{v6}]"),
+                IpAddr::V4(v4) => v4.to_string(),
+            };
+            format!("http://{host}:{}/api/health", addr.port())
+        }
+        Err(_) => "http://127.0.0.1:8080/api/health".to_string(),
+    }
+}
+
+pub fn run(settings: &Settings, url: Option<&str>) -> ExitCode {
+    let url = url
+        .map(String::from)
+        .unwrap_or_else(|| default_url(settings));
+    let outcome = super::runtime::runtime().block_on(probe(&url));
+    match outcome {
+        Ok(status) if status == "healthy" || status == "degraded" => {
+            println!("{status}");
+            ExitCode::SUCCESS
+        }
+        Ok(status) => {
+            println!("{status}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("maia healthcheck: {url}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn probe(url: &str) -> Result<String, String> {
+    let client = reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .no_proxy()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client.get(url).send().await.map_err(|e| {
+        if e.is_timeout() {
+            format!("no answer within {} s", TIMEOUT.as_secs())
+        } else if e.is_connect() {
+            "connection refused: is maia running?".to_string()
+        } else {
+            e.to_string()
+        }
+    })?;
+    let code = response.status();
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|_| format!("HTTP {code} without a health report"))?;
+    body.get("status")
+        .and_then(|s| s.as_str())
+        .map(String::from)
+        .ok_or_else(|| format!("HTTP {code} without a status field"))
+}

@@ -1,0 +1,48 @@
+//! `maia migrate [--status]`: apply pending migrations, or list them.
+
+use std::process::ExitCode;
+
+use crate::config::Settings;
+use crate::store;
+
+pub fn run(settings: &Settings, status_only: bool) -> ExitCode {
+    let result = super::runtime::runtime().block_on(async {
+        crate::sovereignty::enforce(settings).await?;
+        if status_only {
+            print_status(settings).await
+        } else {
+            let applied = store::migrate(&settings.database).await?;
+            if applied.is_empty() {
+                println!("database is up to date; nothing to apply");
+            }
+            for (v, name) in &applied {
+                println!("applied  V{v}__{name}");
+            }
+            anyhow::Ok(())
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("maia: migrate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn print_status(settings: &Settings) -> anyhow::Result<()> {
+    let client = store::connect(&settings.database).await?;
+    let status = store::migration_status(&client).await?;
+    for (v, name) in &status.applied {
+        println!("applied  V{v}__{name}");
+    }
+    for (v, name) in &status.pending {
+        println!("pending  V{v}__{name}");
+    }
+    println!(
+        "{} applied, {} pending",
+        status.applied.len(),
+        status.pending.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! The command line: parse, load settings, dispatch to a command, one file each.
+
+mod check;
+mod dev;
+mod healthcheck;
+mod migrate;
+mod runtime;
+mod serve;
+mod show_config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Settings, Sources};
+use crate::telemetry::{self, Sink};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "maia",
+    version,
+    about = "A sovereign, self-hosted AI query service"
+)]
+pub struct Cli {
+    /// TOML config file (also MAIA_CONFIG).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate {
+        /// List applied and pending migrations instead of applying them.
+        #[arg(long)]
+        status: bool,
+    },
+    /// Check the configuration, database, migrations, Ollama and sovereignty.
+    Check {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Validate the configuration only; make no connection (for build-time checks).
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Exit 0 if the server's health endpoint says healthy or degraded (for containers).
+    Healthcheck {
+        /// Health endpoint to query; defaults to this config's listen port on 127.0.0.1.
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Run a throwaway local stack: a private PostgreSQL cluster, migrations, the server.
+    Dev {
+        /// Where the cluster lives.
+        #[arg(long, default_value = ".maia-dev", value_name = "DIR")]
+        data_dir: PathBuf,
+        /// Delete the cluster's data and start over.
+        #[arg(long)]
+        fresh: bool,
+    },
+    /// Print the effective configuration, secrets redacted.
+    Config,
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let sources = Sources::from_process(cli.config.clone());
+    let loaded = match config::load(&sources) {
+        Ok(l) => l,
+        Err(e) => {
+            // `check --offline` reports config errors in its own format.
+            if let Command::Check { json: true, .. } = cli.command {
+                return check::report_config_error(&e);
+            }
+            eprintln!("maia: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let sink = match cli.command {
+        Command::Serve | Command::Dev { .. } => Sink::Stdout,
+        _ => Sink::Stderr,
+    };
+    let quiet = matches!(cli.command, Command::Healthcheck { .. } | Command::Config);
+    if !quiet {
+        telemetry::init(&loaded.settings.log, sink);
+    }
+    for w in &loaded.warnings {
+        if quiet {
+            eprintln!("maia: warning: {w}");
+        } else {
+            tracing::warn!("{w}");
+        }
+    }
+    dispatch(cli.command, loaded.settings)
+}
+
+fn dispatch(command: Command, settings: Settings) -> ExitCode {
+    match command {
+        Command::Config => show_config::run(&settings),
+        Command::Healthcheck { url } => healthcheck::run(&settings, url.as_deref()),
+        Command::Serve => serve::run(settings),
+        Command::Migrate { status } => migrate::run(&settings, status),
+        Command::Check { json, offline } => check::run(&settings, json, offline),
+        Command::Dev { data_dir, fresh } => dev::run(settings, &data_dir, fresh),
+    }
+}

@@ -1,0 +1,390 @@
+//! Loading: built-in defaults < TOML file < environment.
+//!
+//! The file is parsed once and checked on its own first, so unknown keys and wrong types
+//! are errors that name the key and the file. The keys the environment may set are read
+//! off the settings' types (`Settings::default()`, serialized): a new field is settable as
+//! `MAIA_SECTION__KEY` with no list to update. Each value comes from `NAME`, `NAME_FILE`
+//! or `$CREDENTIALS_DIRECTORY/section_key` (systemd's `LoadCredential=`), and is typed by
+//! the key's default, so `007` stays a string where a string is expected. Unknown `MAIA_`
+//! variables are warnings that name them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as Json;
+use toml::{Table, Value};
+
+use super::settings::{InvalidSettings, Settings};
+
+/// Environment variable naming the config file (the `--config` flag wins).
+pub const CONFIG_ENV: &str = "MAIA_CONFIG";
+const ENV_PREFIX: &str = "MAIA_";
+/// `MAIA_` variables that are not settings keys.
+const OTHER_VARS: &[&str] = &[CONFIG_ENV, "MAIA_PG_BINDIR"];
+/// Conventional variables other tools use, and the key each sets; a `MAIA_` name wins.
+const CONVENTIONAL: &[(&str, &str)] = &[
+    ("DATABASE_URL", "database.url"),
+    ("OLLAMA_BASE_URL", "ollama.url"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read config file {path}: {source}")]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    InvalidFile { path: PathBuf, message: String },
+    #[error("cannot read {var} ({path}): {source}")]
+    ReadSecretFile {
+        var: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{var}: {message}")]
+    InvalidVariable { var: String, message: String },
+    #[error(transparent)]
+    Invalid(#[from] InvalidSettings),
+}
+
+/// The inputs `load` combines.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    pub file: Option<PathBuf>,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Sources {
+    /// The process environment and the file from `--config` or `MAIA_CONFIG`.
+    pub fn from_process(config_flag: Option<PathBuf>) -> Self {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        let file = config_flag.or_else(|| env.get(CONFIG_ENV).map(PathBuf::from));
+        Self { file, env }
+    }
+}
+
+/// The loaded settings and the warnings found while loading them (unknown variables).
+#[derive(Debug)]
+pub struct Loaded {
+    pub settings: Settings,
+    pub warnings: Vec<String>,
+}
+
+pub fn load(sources: &Sources) -> Result<Loaded, SettingsError> {
+    let mut table = match &sources.file {
+        Some(path) => read_file(path)?,
+        None => Table::new(),
+    };
+    let keys = keys();
+    for key in &keys {
+        if let Some((var, text)) = key.value_in(&sources.env)? {
+            let value =
+                key.kind
+                    .parse(&text)
+                    .map_err(|message| SettingsError::InvalidVariable {
+                        var: var.clone(),
+                        message: format!("{} {message}", key.path),
+                    })?;
+            set(&mut table, &key.path, value);
+        }
+    }
+    let settings = deserialize(table).map_err(|e| InvalidSettings(e.to_string()))?;
+    settings.validate()?;
+    Ok(Loaded {
+        settings,
+        warnings: unknown_variables(&sources.env, &keys),
+    })
+}
+
+/// `http.listen` → `MAIA_HTTP__LISTEN`.
+pub fn env_name(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.replace('.', "__").to_uppercase())
+}
+
+fn read_file(path: &Path) -> Result<Table, SettingsError> {
+    let invalid = |message: String| SettingsError::InvalidFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| SettingsError::ReadFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let table: Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| invalid(e.to_string()))?;
+    // Unknown keys and wrong types are the file's fault, and said so, before the
+    // environment is laid over it.
+    deserialize(table.clone()).map_err(|e| invalid(e.to_string()))?;
+    Ok(table)
+}
+
+/// Deserializes, naming the key at fault (`database.pool_size: invalid type ...`).
+fn deserialize(table: Table) -> Result<Settings, serde_path_to_error::Error<toml::de::Error>> {
+    serde_path_to_error::deserialize(Value::Table(table))
+}
+
+/// What a key takes, as its default shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Integer,
+    Boolean,
+    List,
+}
+
+impl Kind {
+    fn of(default: &Json) -> Self {
+        match default {
+            Json::Bool(_) => Kind::Boolean,
+            Json::Number(_) => Kind::Integer,
+            Json::Array(_) => Kind::List,
+            // Strings, and optional values without a default (all text today).
+            _ => Kind::Text,
+        }
+    }
+
+    fn parse(self, text: &str) -> Result<Value, String> {
+        match self {
+            Kind::Text => Ok(Value::String(text.to_string())),
+            Kind::Integer => text
+                .trim()
+                .parse::<i64>()
+                .map(Value::Integer)
+                .map_err(|_| format!("must be a whole number, not {text:?}")),
+            Kind::Boolean => match text.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(Value::Boolean(true)),
+                "false" | "0" | "no" | "off" => Ok(Value::Boolean(false)),
+                _ => Err(format!("must be true or false, not {text:?}")),
+            },
+            // Comma-separated in the environment.
+            Kind::List => Ok(Value::Array(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Value::String(s.to_string()))
+                    .collect(),
+            )),
+        }
+    }
+}
+
+/// One key the environment may set.
+#[derive(Debug)]
+struct Key {
+    /// `section.key`
+    path: String,
+    kind: Kind,
+}
+
+impl Key {
+    /// The key's value from the environment, and the variable it came from.
+    fn value_in(
+        &self,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Option<(String, String)>, SettingsError> {
+        let name = env_name(&self.path);
+        if let Some(value) = env.get(&name) {
+            return Ok(Some((name, value.clone())));
+        }
+        let file_var = format!("{name}_FILE");
+        if let Some(path) = env.get(&file_var) {
+            let value = read_secret_file(&file_var, Path::new(path))?;
+            return Ok(Some((file_var, value)));
+        }
+        if let Some(dir) = env.get("CREDENTIALS_DIRECTORY") {
+            let path = Path::new(dir).join(self.path.replace('.', "_"));
+            if path.is_file() {
+                let value = read_secret_file("CREDENTIALS_DIRECTORY", &path)?;
+                return Ok(Some(("CREDENTIALS_DIRECTORY".into(), value)));
+            }
+        }
+        Ok(CONVENTIONAL
+            .iter()
+            .filter(|(_, key)| *key == self.path)
+            .find_map(|(var, _)| env.get(*var).map(|v| (var.to_string(), v.clone()))))
+    }
+}
+
+/// Every leaf of the default settings, serialized: the keys there are.
+fn keys() -> Vec<Key> {
+    let defaults = serde_json::to_value(Settings::default()).unwrap_or_default();
+    let mut keys = Vec::new();
+    if let Json::Object(sections) = defaults {
+        for (section, fields) in sections {
+            if let Json::Object(fields) = fields {
+                for (field, default) in fields {
+                    keys.push(Key {
+                        path: format!("{section}.{field}"),
+                        kind: Kind::of(&default),
+                    });
+                }
+            }
+        }
+    }
+    keys
+}
+
+fn set(table: &mut Table, path: &str, value: Value) {
+    let (section, key) = path.split_once('.').unwrap_or(("", path));
+    let entry = table
+        .entry(section.to_string())
+        .or_insert_with(|| Value::Table(Table::new()));
+    if !entry.is_table() {
+        *entry = Value::Table(Table::new());
+    }
+    if let Value::Table(section) = entry {
+        section.insert(key.to_string(), value);
+    }
+}
+
+fn unknown_variables(env: &BTreeMap<String, String>, keys: &[Key]) -> Vec<String> {
+    let known: Vec<String> = keys
+        .iter()
+        .flat_map(|k| [env_name(&k.path), format!("{}_FILE", env_name(&k.path))])
+        .chain(OTHER_VARS.iter().map(|v| v.to_string()))
+        .collect();
+    env.keys()
+        .filter(|name| name.starts_with(ENV_PREFIX) && !known.contains(name))
+        .map(|name| format!("unknown environment variable {name} is ignored"))
+        .collect()
+}
+
+fn read_secret_file(var: &str, path: &Path) -> Result<String, SettingsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SettingsError::ReadSecretFile {
+        var: var.to_string(),
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // Files written by `echo` or editors end in a newline that is not part of the secret.
+    Ok(text.trim_end_matches(['\n', '\r']).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Sources {
+        Sources {
+            file: None,
+            env: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn environment_names_use_double_underscores_between_levels() {
+        assert_eq!(env_name("http.listen"), "MAIA_HTTP__LISTEN");
+        assert_eq!(env_name("ollama.deep_model"), "MAIA_OLLAMA__DEEP_MODEL");
+    }
+
+    #[test]
+    fn every_field_of_the_settings_is_a_key_the_environment_can_set() {
+        let keys: Vec<(String, Kind)> = keys().into_iter().map(|k| (k.path, k.kind)).collect();
+        for (path, kind) in [
+            ("http.listen", Kind::Text),
+            ("http.workers", Kind::Integer),
+            ("database.password", Kind::Text),
+            ("database.migrate_on_start", Kind::Boolean),
+            ("database.ca_file", Kind::Text),
+            ("ollama.deep_model", Kind::Text),
+            ("sovereignty.allow_hosts", Kind::List),
+            ("log.format", Kind::Text),
+        ] {
+            assert!(keys.contains(&(path.to_string(), kind)), "{path}: {keys:?}");
+        }
+        assert_eq!(keys.len(), 17, "{keys:?}");
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let s = load(&env(&[])).unwrap().settings;
+        assert_eq!(s.http.listen, "0.0.0.0:8080");
+        assert!(s.database.migrate_on_start);
+        assert_eq!(s.ollama.url, "http://127.0.0.1:11434");
+        assert_eq!(s.deep_model(), s.ollama.model);
+        assert!(s.sovereignty.strict);
+    }
+
+    #[test]
+    fn a_password_of_digits_keeps_its_leading_zeros() {
+        let s = load(&env(&[("MAIA_DATABASE__PASSWORD", "007")]))
+            .unwrap()
+            .settings;
+        assert_eq!(s.database.password.unwrap().expose(), "007");
+    }
+
+    #[test]
+    fn numbers_and_booleans_are_checked_and_named() {
+        let s = load(&env(&[
+            ("MAIA_HTTP__WORKERS", "3"),
+            ("MAIA_DATABASE__MIGRATE_ON_START", "false"),
+        ]))
+        .unwrap()
+        .settings;
+        assert_eq!(s.http.workers, 3);
+        assert!(!s.database.migrate_on_start);
+        let err = load(&env(&[("MAIA_DATABASE__POOL_SIZE", "many")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("MAIA_DATABASE__POOL_SIZE") && err.contains("database.pool_size"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn allow_hosts_is_a_comma_separated_list_in_the_environment() {
+        let s = load(&env(&[(
+            "MAIA_SOVEREIGNTY__ALLOW_HOSTS",
+            "gpu.example.org, db.example.org",
+        )]))
+        .unwrap()
+        .settings;
+        assert_eq!(
+            s.sovereignty.allow_hosts,
+            vec!["gpu.example.org", "db.example.org"]
+        );
+    }
+
+    #[test]
+    fn maia_names_win_over_conventional_ones() {
+        let s = load(&env(&[
+            ("OLLAMA_BASE_URL", "http://10.0.0.2:11434"),
+            ("MAIA_OLLAMA__URL", "http://10.0.0.3:11434"),
+        ]))
+        .unwrap()
+        .settings;
+        assert_eq!(s.ollama.url, "http://10.0.0.3:11434");
+        let s = load(&env(&[("OLLAMA_BASE_URL", "http://10.0.0.2:11434")]))
+            .unwrap()
+            .settings;
+        assert_eq!(s.ollama.url, "http://10.0.0.2:11434");
+    }
+
+    #[test]
+    fn unknown_maia_variables_are_warnings_that_name_them() {
+        let loaded = load(&env(&[("MAIA_HTTP__LISTN", "x"), ("MAIA_CONFIG", "")])).unwrap();
+        assert_eq!(loaded.warnings.len(), 1);
+        assert!(loaded.warnings[0].contains("MAIA_HTTP__LISTN"));
+    }
+
+    #[test]
+    fn debug_and_serialized_output_never_show_secrets() {
+        let s = load(&env(&[
+            (
+                "MAIA_DATABASE__URL",
+                "postgresql://maia:hunter2@127.0.0.1/maia",
+            ),
+            ("MAIA_DATABASE__PASSWORD", "hunter3"),
+        ]))
+        .unwrap()
+        .settings;
+        let shown = format!("{s:?}{}", toml::to_string(&s).unwrap());
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("hunter3"), "{shown}");
+    }
+}

@@ -1,0 +1,12 @@
+//! Typed configuration: the settings (one field per key), how they load, and how secrets
+//! stay hidden.
+
+mod database;
+mod load;
+mod secret;
+mod settings;
+
+pub use database::DatabaseSettings;
+pub use load::{load, SettingsError, Sources};
+pub use secret::Secret;
+pub use settings::{LogFormat, LogSettings, OllamaSettings, Settings};

@@ -1,0 +1,140 @@
+//! The settings, one struct per section. Each key is written once: its field here, with
+//! its meaning and its default. Loading (file, environment) is `super::load`; what the
+//! environment may set is read off these types.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+use smart_default::SmartDefault;
+
+use super::database::DatabaseSettings;
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub ollama: OllamaSettings,
+    pub sovereignty: SovereigntySettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Address the server binds, `host:port`.
+    #[default = "0.0.0.0:8080"]
+    pub listen: String,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    #[default = 30]
+    pub shutdown_grace: u64,
+    /// Worker threads; 0 means one per CPU core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
+#[serde(default, deny_unknown_fields)]
+pub struct OllamaSettings {
+    #[default = "http://127.0.0.1:11434"]
+    pub url: String,
+    /// Model for `fast` mode.
+    #[default = "llama3.2:3b"]
+    pub model: String,
+    /// Model for `deep` mode; defaults to `model`.
+    pub deep_model: Option<String>,
+    /// Seconds to wait for the model's answer (a read timeout, not a total deadline).
+    #[default = 300]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
+#[serde(default, deny_unknown_fields)]
+pub struct SovereigntySettings {
+    /// Refuse endpoints that are not local.
+    #[default = true]
+    pub strict: bool,
+    /// Host names or addresses allowed even though they are not local.
+    pub allow_hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// An env-filter directive such as `info` or `maia=debug,actix_web=info`; `RUST_LOG` wins.
+    #[default = "info"]
+    pub level: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct InvalidSettings(pub String);
+
+impl Settings {
+    /// What a type cannot say: values that must agree with each other or with the world.
+    pub fn validate(&self) -> Result<(), InvalidSettings> {
+        let invalid = |m: String| Err(InvalidSettings(m));
+        if self.listen_addr().is_err() {
+            return invalid(format!(
+                "http.listen = {:?} is not an address of the form host:port (e.g. 0.0.0.0:8080)",
+                self.http.listen
+            ));
+        }
+        for (key, value) in [
+            ("database.pool_size", self.database.pool_size as u64),
+            ("database.connect_timeout", self.database.connect_timeout),
+            ("ollama.timeout", self.ollama.timeout),
+        ] {
+            if value == 0 {
+                return invalid(format!("{key} must be at least 1"));
+            }
+        }
+        // The error never contains the password.
+        if let Err(err) = self.database.connection_config() {
+            return invalid(format!("database.url: {err}"));
+        }
+        match reqwest::Url::parse(&self.ollama.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => {
+                return invalid(format!(
+                    "ollama.url = {:?} is not an http(s) URL (e.g. http://127.0.0.1:11434)",
+                    self.ollama.url
+                ))
+            }
+        }
+        for (key, model) in [
+            ("ollama.model", Some(&self.ollama.model)),
+            ("ollama.deep_model", self.ollama.deep_model.as_ref()),
+        ] {
+            if model.is_some_and(|m| m.trim().is_empty()) {
+                return invalid(format!("{key} must not be empty"));
+            }
+        }
+        match &self.database.ca_file {
+            Some(ca) if !ca.is_file() => invalid(format!(
+                "database.ca_file = {} does not exist",
+                ca.display()
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, std::net::AddrParseError> {
+        self.http.listen.parse()
+    }
+
+    pub fn deep_model(&self) -> &str {
+        self.ollama
+            .deep_model
+            .as_deref()
+            .unwrap_or(&self.ollama.model)
+    }
+}

@@ -1,0 +1,127 @@
+//! Building and running the HTTP application.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{middleware, web, App, HttpServer};
+
+use super::state::AppState;
+use super::{extract, request_id, routes};
+use crate::config::Settings;
+use crate::health::HealthProbe;
+use crate::llm::{Llm, LlmSetupError};
+use crate::service::Services;
+use crate::sovereignty::SovereigntyError;
+use crate::store::{self, Db, StoreError};
+
+/// How long a start waits for PostgreSQL to come up before migrating.
+const MIGRATE_WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Sovereignty(#[from] SovereigntyError),
+    #[error(transparent)]
+    Database(#[from] StoreError),
+    #[error(transparent)]
+    Llm(#[from] LlmSetupError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Checks sovereignty, migrates if configured, and binds the listener.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        crate::sovereignty::enforce(&settings).await?;
+        if settings.database.migrate_on_start {
+            store::migrate_when_ready(&settings.database, MIGRATE_WAIT).await?;
+        }
+        let addr = settings.http.listen.clone();
+        let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+        Self::with_listener(settings, listener)
+    }
+
+    /// Runs on a listener bound by the caller (tests bind port 0).
+    pub fn with_listener(settings: Settings, listener: TcpListener) -> Result<Self, StartupError> {
+        let bind_error = |source| StartupError::Bind {
+            addr: settings.http.listen.clone(),
+            source,
+        };
+        let port = listener.local_addr().map_err(bind_error)?.port();
+        let db = Db::new(&settings.database)?;
+        let llm = Llm::new(&settings.ollama)?;
+        let state = web::Data::new(AppState {
+            health: HealthProbe::new(db.clone(), llm.clone()),
+            services: Services::new(db, llm, &settings),
+        });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(extract::json_config())
+                .app_data(extract::query_config())
+                .wrap(middleware::from_fn(request_id::middleware))
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        .shutdown_timeout(settings.http.shutdown_grace)
+        // actix treats SIGINT as a forced stop; both signals must let requests finish.
+        .disable_signals()
+        .listen(listener)
+        .map_err(bind_error)?;
+        if settings.http.workers > 0 {
+            server = server.workers(settings.http.workers);
+        }
+        tracing::info!(port, "maia {} listening", env!("CARGO_PKG_VERSION"));
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server: `graceful` lets in-flight requests finish within the grace period.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/SIGINT or the handle stops it; a signal stops gracefully:
+    /// no new connections, in-flight requests get `http.shutdown_grace` to finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let signals = tokio::spawn(async move {
+            if let Some(name) = shutdown_signal().await {
+                tracing::info!("{name} received; finishing in-flight requests");
+                handle.stop(true).await;
+            }
+        });
+        let result = self.server.await;
+        signals.abort();
+        result
+    }
+}
+
+/// Waits for SIGTERM or SIGINT; `None` if signals cannot be watched.
+async fn shutdown_signal() -> Option<&'static str> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok()?;
+    let mut int = signal(SignalKind::interrupt()).ok()?;
+    tokio::select! {
+        _ = term.recv() => Some("SIGTERM"),
+        _ = int.recv() => Some("SIGINT"),
+    }
+}

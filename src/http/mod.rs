@@ -1,0 +1,11 @@
+//! HTTP: the application (factory and server), its state, routes, middleware and the
+//! mapping of every error to a status.
+
+mod app;
+mod error;
+mod extract;
+mod request_id;
+mod routes;
+mod state;
+
+pub use app::Application;

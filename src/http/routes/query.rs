@@ -1,0 +1,31 @@
+//! `POST /api/consciousness/query`: a question in, an answer out, the trace kept.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use crate::domain::Question;
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
+
+#[derive(Deserialize)]
+pub struct QueryBody {
+    query: String,
+    mode: Option<String>,
+    persona: Option<String>,
+    model: Option<String>,
+}
+
+pub async fn query(
+    state: web::Data<AppState>,
+    body: web::Json<QueryBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let question = Question::parse(
+        body.query,
+        body.mode.as_deref(),
+        body.persona.as_deref(),
+        body.model.as_deref(),
+    )?;
+    let answered = state.services.ask(question).await?;
+    Ok(HttpResponse::Ok().json(answered))
+}

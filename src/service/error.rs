@@ -1,0 +1,22 @@
+//! Why a use case failed, in terms the HTTP layer maps to a status.
+
+use crate::domain::ValidationError;
+use crate::llm::LlmError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("unknown persona {name:?}; allowed values: {known}")]
+    UnknownPersona { name: String, known: String },
+    #[error("{0}")]
+    NotFound(String),
+    /// A page cursor naming no trace.
+    #[error("before names no trace; pass the id of a listed trace")]
+    UnknownCursor,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+}

@@ -1,0 +1,54 @@
+//! The history: every trace, newest first, one page at a time; one trace; forgetting one.
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::error::ServiceError;
+use super::services::Services;
+use crate::store::{self, Trace};
+
+/// A page of traces and the cursor for the next one (none on the last page).
+#[derive(Debug, Serialize)]
+pub struct TracePage {
+    pub traces: Vec<Trace>,
+    pub next_before: Option<Uuid>,
+}
+
+impl Services {
+    /// `limit` traces older than the trace `before` (the newest without it).
+    pub async fn traces(
+        &self,
+        limit: i64,
+        before: Option<Uuid>,
+    ) -> Result<TracePage, ServiceError> {
+        let db = self.db.conn().await?;
+        let traces = store::list_traces(&**db, limit, before)
+            .await?
+            .ok_or(ServiceError::UnknownCursor)?;
+        let next_before = if traces.len() as i64 == limit {
+            traces.last().map(|t| t.id)
+        } else {
+            None
+        };
+        Ok(TracePage {
+            traces,
+            next_before,
+        })
+    }
+
+    pub async fn trace(&self, id: Uuid) -> Result<Trace, ServiceError> {
+        let db = self.db.conn().await?;
+        store::get_trace(&**db, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no trace with id {id}")))
+    }
+
+    pub async fn forget_trace(&self, id: Uuid) -> Result<(), ServiceError> {
+        let db = self.db.conn().await?;
+        if store::delete_trace(&**db, id).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound(format!("no trace with id {id}")))
+        }
+    }
+}

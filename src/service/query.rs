@@ -1,0 +1,178 @@
+//! Answering a question: its system prompt, its model, the model's answer, and its trace.
+//! Every question is kept: an answer is returned only once its trace is stored, and a
+//! question the model could not answer is stored as failed.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::error::ServiceError;
+use super::services::Services;
+use crate::domain::{Mode, Question};
+use crate::llm::{Answer, LlmError};
+use crate::store::{self, NewTrace, StoreError, TraceStatus};
+
+/// Used when no persona is asked for.
+const BASE_PROMPT: &str = "You are maia, a helpful assistant that runs entirely on its \
+     owner's own hardware. Answer accurately and concisely, and say so when you are unsure.";
+/// Added in deep mode.
+const DEEP_SUFFIX: &str = "Take your time: reason through the question step by step before \
+     giving your final answer, and check that answer for mistakes.";
+/// Attempts to store a trace while the database blips, about two seconds in all.
+const SAVE_RETRY_DELAYS_MS: &[u64] = &[100, 300, 600, 1000];
+
+/// A question answered and kept.
+#[derive(Debug, Serialize)]
+pub struct Answered {
+    pub id: Uuid,
+    pub response: String,
+    pub model: String,
+    pub mode: Mode,
+    pub persona: Option<String>,
+    pub latency_ms: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Services {
+    pub async fn ask(&self, question: Question) -> Result<Answered, ServiceError> {
+        // The database comes first: if it is down the question could not be kept, so the
+        // model is not asked at all.
+        let system_prompt = self.system_prompt(&question).await?;
+        let model = match &question.model {
+            Some(m) => m.as_str().to_string(),
+            None => self.model_for(question.mode).to_string(),
+        };
+        let id = Uuid::new_v4();
+        let started = Instant::now();
+        let result = self
+            .llm
+            .chat(&model, Some(&system_prompt), question.query.as_str())
+            .await;
+        let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+        let trace = new_trace(id, &question, &model, latency_ms);
+        match result {
+            Ok(answer) => self.keep_answer(trace, answer).await,
+            Err(error) => {
+                self.keep_failure(trace, &error).await;
+                Err(error.into())
+            }
+        }
+    }
+
+    /// The persona's prompt (or the base one), with the deep-mode suffix. A connection is
+    /// taken either way: that is what shows the database is there.
+    async fn system_prompt(&self, question: &Question) -> Result<String, ServiceError> {
+        let db = self.db.conn().await?;
+        let prompt = match &question.persona {
+            None => BASE_PROMPT.to_string(),
+            Some(name) => match store::find_persona(&**db, name.as_str()).await? {
+                Some(p) => p.system_prompt,
+                None => {
+                    let known: Vec<String> = store::list_personas(&**db)
+                        .await?
+                        .into_iter()
+                        .map(|p| format!("{:?}", p.name))
+                        .collect();
+                    return Err(ServiceError::UnknownPersona {
+                        name: name.as_str().to_string(),
+                        known: known.join(", "),
+                    });
+                }
+            },
+        };
+        Ok(match question.mode {
+            Mode::Fast => prompt,
+            Mode::Deep => format!("{prompt}\n\n{DEEP_SUFFIX}"),
+        })
+        // The connection went back to the pool before the model is asked.
+    }
+
+    async fn keep_answer(
+        &self,
+        trace: NewTrace<'_>,
+        mut answer: Answer,
+    ) -> Result<Answered, ServiceError> {
+        // PostgreSQL text cannot hold NUL; a model that emits one must not cost the answer.
+        if answer.content.contains('\0') {
+            answer.content = answer.content.replace('\0', "\u{fffd}");
+        }
+        let trace = NewTrace {
+            response: Some(&answer.content),
+            prompt_tokens: answer.prompt_tokens,
+            completion_tokens: answer.completion_tokens,
+            ..trace
+        };
+        let created_at = self.save_trace(&trace).await?;
+        tracing::info!(trace_id = %trace.id, model = trace.model, latency_ms = trace.latency_ms, "query answered");
+        Ok(Answered {
+            id: trace.id,
+            model: trace.model.to_string(),
+            mode: trace.mode,
+            persona: trace.persona.map(String::from),
+            latency_ms: trace.latency_ms,
+            created_at,
+            response: answer.content,
+        })
+    }
+
+    async fn keep_failure(&self, trace: NewTrace<'_>, error: &LlmError) {
+        let text = error.to_string();
+        let trace = NewTrace {
+            status: TraceStatus::Failed,
+            error: Some(&text),
+            ..trace
+        };
+        match self.save_trace(&trace).await {
+            Ok(_) => {
+                tracing::warn!(trace_id = %trace.id, model = trace.model, error = %text, "query failed; stored as failed")
+            }
+            Err(e) => {
+                tracing::error!(trace_id = %trace.id, error = %e, "could not store the failed query")
+            }
+        }
+    }
+
+    /// Stores a trace, retrying while the database is unavailable; the insert is
+    /// idempotent on its id.
+    async fn save_trace(&self, trace: &NewTrace<'_>) -> Result<DateTime<Utc>, StoreError> {
+        let mut delays = SAVE_RETRY_DELAYS_MS.iter();
+        loop {
+            let attempt = async {
+                let db = self.db.conn().await?;
+                store::insert_trace(&**db, trace).await
+            }
+            .await;
+            match (attempt, delays.next()) {
+                (Err(e), Some(ms)) if e.is_unavailable() => {
+                    tracing::warn!(trace_id = %trace.id, error = %e, "storing the trace failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(*ms)).await;
+                }
+                (result, _) => return result,
+            }
+        }
+    }
+}
+
+/// The trace of `question`, answered until said otherwise.
+fn new_trace<'a>(
+    id: Uuid,
+    question: &'a Question,
+    model: &'a str,
+    latency_ms: i32,
+) -> NewTrace<'a> {
+    NewTrace {
+        id,
+        query: question.query.as_str(),
+        response: None,
+        mode: question.mode,
+        persona: question.persona.as_ref().map(|p| p.as_str()),
+        model,
+        status: TraceStatus::Ok,
+        error: None,
+        latency_ms,
+        prompt_tokens: None,
+        completion_tokens: None,
+    }
+}

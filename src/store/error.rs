@@ -1,0 +1,63 @@
+//! The one database error, and the one place that decides "the database is unavailable".
+
+use deadpool_postgres::PoolError;
+
+type Source = Box<dyn std::error::Error + Send + Sync>;
+
+/// Each message includes its cause (no `source()`), so `{e}` in a log line says it all.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// PostgreSQL cannot be reached, refused or dropped the connection, is shutting down,
+    /// or the pool waited too long for a connection: try again later.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(Source),
+    /// PostgreSQL answered with an error: a bug on our side or a schema it does not know.
+    #[error("the database answered with an error: {0}")]
+    Query(tokio_postgres::Error),
+    /// A migration failed to apply.
+    #[error("migration failed: {0}")]
+    Migration(Source),
+    /// The connection could not be set up (TLS roots, CA file, connection string).
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl StoreError {
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+/// Whether an error from PostgreSQL means it is not there for us right now: no SQLSTATE
+/// (I/O, refused, closed), class 08 (connection exception) or 57P (shutting down, cannot
+/// connect now).
+fn unavailable(e: &tokio_postgres::Error) -> bool {
+    e.is_closed()
+        || match e.code() {
+            None => true,
+            Some(code) => {
+                let code = code.code();
+                code.starts_with("08") || code.starts_with("57P")
+            }
+        }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if unavailable(&e) {
+            StoreError::Unavailable(e.into())
+        } else {
+            StoreError::Query(e)
+        }
+    }
+}
+
+impl From<PoolError> for StoreError {
+    fn from(e: PoolError) -> Self {
+        match e {
+            PoolError::Backend(e) => e.into(),
+            // Timeouts (no connection in time), a closed pool, a failed hook: not there.
+            other => StoreError::Unavailable(other.into()),
+        }
+    }
+}

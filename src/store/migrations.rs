@@ -1,0 +1,109 @@
+//! Migrations embedded in the binary, applied under an advisory lock.
+
+use std::time::Duration;
+
+use super::error::StoreError;
+use super::pool::connect;
+use crate::config::DatabaseSettings;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// Key for the advisory lock held while migrating: the same in every maia process, so
+/// concurrent starts apply each migration exactly once. ("maia" in ASCII.)
+const LOCK_KEY: i64 = 0x6d61_6961;
+
+/// A migration: its version and name, as in `V{version}__{name}.sql`.
+pub type Migration = (i32, String);
+
+#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
+pub struct MigrationStatus {
+    pub applied: Vec<Migration>,
+    pub pending: Vec<Migration>,
+}
+
+/// Migrations compiled into this binary.
+pub fn embedded_migrations() -> Vec<Migration> {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| (m.version(), m.name().to_string()))
+        .collect()
+}
+
+/// Applies pending migrations while holding an advisory lock on a dedicated connection,
+/// so concurrent runners serialise and a cancelled run cannot leak the lock into a pool:
+/// the lock dies with the connection.
+pub async fn migrate(settings: &DatabaseSettings) -> Result<Vec<Migration>, StoreError> {
+    let mut client = connect(settings).await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .await?;
+    let report = embedded::migrations::runner()
+        .run_async(&mut client)
+        .await
+        .map_err(|e| StoreError::Migration(e.into()));
+    let unlock = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+        .await;
+    let report = report?;
+    unlock?;
+    let applied: Vec<Migration> = report
+        .applied_migrations()
+        .iter()
+        .map(|m| (m.version(), m.name().to_string()))
+        .collect();
+    for (version, name) in &applied {
+        tracing::info!(version, name, "applied migration");
+    }
+    Ok(applied)
+}
+
+/// [`migrate`], waiting up to `wait` for the database to accept connections.
+pub async fn migrate_when_ready(
+    settings: &DatabaseSettings,
+    wait: Duration,
+) -> Result<Vec<Migration>, StoreError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match migrate(settings).await {
+            Err(e) if e.is_unavailable() && tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "waiting for PostgreSQL before migrating");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Versions recorded in refinery's history table (none when it does not exist yet).
+pub async fn applied_versions(client: &tokio_postgres::Client) -> Result<Vec<i32>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT version FROM refinery_schema_history ORDER BY version",
+            &[],
+        )
+        .await;
+    match rows {
+        Ok(rows) => Ok(rows.iter().map(|r| r.get(0)).collect()),
+        // 42P01: the table does not exist, i.e. nothing applied yet.
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn migration_status(
+    client: &tokio_postgres::Client,
+) -> Result<MigrationStatus, StoreError> {
+    let applied = applied_versions(client).await?;
+    let (done, pending): (Vec<_>, Vec<_>) = embedded_migrations()
+        .into_iter()
+        .partition(|(v, _)| applied.contains(v));
+    Ok(MigrationStatus {
+        applied: done,
+        pending,
+    })
+}

@@ -1,0 +1,20 @@
+//! PostgreSQL: every statement maia runs is here, one function each, with the pool, TLS,
+//! migrations and the one database error.
+
+mod error;
+mod migrations;
+mod personas;
+mod pool;
+mod tls;
+mod traces;
+
+pub use error::StoreError;
+pub use migrations::{
+    applied_versions, embedded_migrations, migrate, migrate_when_ready, migration_status,
+    Migration, MigrationStatus,
+};
+pub use personas::{find_persona, list_personas, Persona};
+pub use pool::{connect, Db};
+pub use traces::{
+    delete_trace, get_trace, insert_trace, list_traces, NewTrace, Trace, TraceStatus,
+};

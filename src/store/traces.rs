@@ -1,0 +1,175 @@
+//! `consciousness_traces`: every question asked, answered or not. One function per statement.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio_postgres::{GenericClient, Row};
+
+use super::error::StoreError;
+use crate::domain::Mode;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TraceStatus {
+    Ok,
+    Failed,
+}
+
+impl TraceStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            TraceStatus::Ok => "ok",
+            TraceStatus::Failed => "failed",
+        }
+    }
+}
+
+/// A trace to be written; `created_at` is the database's clock.
+#[derive(Debug, Clone)]
+pub struct NewTrace<'a> {
+    pub id: Uuid,
+    pub query: &'a str,
+    pub response: Option<&'a str>,
+    pub mode: Mode,
+    pub persona: Option<&'a str>,
+    pub model: &'a str,
+    pub status: TraceStatus,
+    pub error: Option<&'a str>,
+    pub latency_ms: i32,
+    pub prompt_tokens: Option<i32>,
+    pub completion_tokens: Option<i32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Trace {
+    pub id: Uuid,
+    pub query: String,
+    pub response: Option<String>,
+    pub mode: String,
+    pub persona: Option<String>,
+    pub model: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub latency_ms: i32,
+    pub prompt_tokens: Option<i32>,
+    pub completion_tokens: Option<i32>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Row> for Trace {
+    fn from(row: &Row) -> Self {
+        Self {
+            id: row.get("id"),
+            query: row.get("query"),
+            response: row.get("response"),
+            mode: row.get("mode"),
+            persona: row.get("persona"),
+            model: row.get("model"),
+            status: row.get("status"),
+            error: row.get("error"),
+            latency_ms: row.get("latency_ms"),
+            prompt_tokens: row.get("prompt_tokens"),
+            completion_tokens: row.get("completion_tokens"),
+            created_at: row.get("created_at"),
+        }
+    }
+}
+
+const TRACE_COLUMNS: &str = "id, query, response, mode, persona, model, status, error, \
+     latency_ms, prompt_tokens, completion_tokens, created_at";
+
+/// Inserts a trace and returns its creation time.
+#[tracing::instrument(skip_all, fields(trace_id = %trace.id))]
+pub async fn insert_trace(
+    db: &impl GenericClient,
+    trace: &NewTrace<'_>,
+) -> Result<DateTime<Utc>, StoreError> {
+    let row = db
+        .query_one(
+            "INSERT INTO consciousness_traces \
+             (id, query, response, mode, persona, model, status, error, latency_ms, \
+              prompt_tokens, completion_tokens) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id \
+             RETURNING created_at",
+            &[
+                &trace.id,
+                &trace.query,
+                &trace.response,
+                &trace.mode.as_str(),
+                &trace.persona,
+                &trace.model,
+                &trace.status.as_str(),
+                &trace.error,
+                &trace.latency_ms,
+                &trace.prompt_tokens,
+                &trace.completion_tokens,
+            ],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn get_trace(db: &impl GenericClient, id: Uuid) -> Result<Option<Trace>, StoreError> {
+    let row = db
+        .query_opt(
+            &format!("SELECT {TRACE_COLUMNS} FROM consciousness_traces WHERE id = $1"),
+            &[&id],
+        )
+        .await?;
+    Ok(row.as_ref().map(Trace::from))
+}
+
+/// Newest first; `before` is the id of the last trace of the previous page.
+/// Returns `None` when `before` names no trace.
+#[tracing::instrument(skip_all)]
+pub async fn list_traces(
+    db: &impl GenericClient,
+    limit: i64,
+    before: Option<Uuid>,
+) -> Result<Option<Vec<Trace>>, StoreError> {
+    let rows = match before {
+        None => {
+            db.query(
+                &format!(
+                    "SELECT {TRACE_COLUMNS} FROM consciousness_traces \
+                     ORDER BY created_at DESC, id DESC LIMIT $1"
+                ),
+                &[&limit],
+            )
+            .await?
+        }
+        Some(cursor) => {
+            let Some(anchor) = db
+                .query_opt(
+                    "SELECT created_at FROM consciousness_traces WHERE id = $1",
+                    &[&cursor],
+                )
+                .await?
+            else {
+                return Ok(None);
+            };
+            let anchor_time: DateTime<Utc> = anchor.get(0);
+            db.query(
+                &format!(
+                    "SELECT {TRACE_COLUMNS} FROM consciousness_traces \
+                     WHERE (created_at, id) < ($1, $2) \
+                     ORDER BY created_at DESC, id DESC LIMIT $3"
+                ),
+                &[&anchor_time, &cursor, &limit],
+            )
+            .await?
+        }
+    };
+    Ok(Some(rows.iter().map(Trace::from).collect()))
+}
+
+/// Returns whether a trace was deleted.
+#[tracing::instrument(skip_all)]
+pub async fn delete_trace(db: &impl GenericClient, id: Uuid) -> Result<bool, StoreError> {
+    let n = db
+        .execute("DELETE FROM consciousness_traces WHERE id = $1", &[&id])
+        .await?;
+    Ok(n > 0)
+}

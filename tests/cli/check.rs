@@ -1,0 +1,112 @@
+//! `maia check`: what it reports against the world, and `--offline` on the config alone.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::kit::process::{output, text};
+use crate::kit::settings::unreachable_ollama;
+use crate::kit::{fresh_database, maia, start_ollama, Scratch, MODEL};
+
+/// `maia check ARGS` against `db_url` and `ollama_url`, with `extra` variables.
+fn check(args: &[&str], db_url: &str, ollama_url: &str, extra: &[(&str, &str)]) -> Command {
+    let mut command = maia();
+    command
+        .arg("check")
+        .args(args)
+        .env("MAIA_DATABASE__URL", db_url)
+        .env("MAIA_OLLAMA__URL", ollama_url)
+        .env("MAIA_OLLAMA__MODEL", MODEL)
+        .envs(extra.iter().copied());
+    command
+}
+
+/// The report `check --json` printed.
+fn report(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("not JSON: {}", text(out)))
+}
+
+/// The names of the checks that failed.
+fn failed_checks(report: &Value) -> Vec<&str> {
+    report["checks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no checks: {report}"))
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_passes_when_everything_is_there_and_fails_naming_what_is_not() {
+    let db = fresh_database().await;
+    let ollama = start_ollama().await;
+    let json = |extra: &[(&str, &str)]| output(check(&["--json"], &db.url, &ollama.url(), extra));
+
+    let pending = json(&[]).await;
+    let mut migrate = maia();
+    migrate.arg("migrate").env("MAIA_DATABASE__URL", &db.url);
+    let migrated = output(migrate).await;
+    let passing = json(&[]).await;
+    let missing_deep_model = json(&[("MAIA_OLLAMA__DEEP_MODEL", "mixtral:8x7b")]).await;
+    let ollama_down = json(&[("MAIA_OLLAMA__URL", &unreachable_ollama())]).await;
+    let readable = output(check(&[], &db.url, &ollama.url(), &[])).await;
+
+    // Migrations pending: fails, and says so.
+    assert!(!pending.status.success());
+    let pending = report(&pending);
+    assert_eq!(pending["ok"], false);
+    assert_eq!(failed_checks(&pending), ["migrations"], "{pending}");
+    assert!(migrated.status.success(), "{}", text(&migrated));
+    assert!(passing.status.success(), "{}", text(&passing));
+    assert!(!missing_deep_model.status.success());
+    assert!(
+        text(&missing_deep_model).contains("mixtral:8x7b is missing"),
+        "{}",
+        text(&missing_deep_model)
+    );
+    assert!(!ollama_down.status.success());
+    assert!(
+        text(&readable).contains("all checks passed"),
+        "{}",
+        text(&readable)
+    );
+}
+
+#[test]
+fn check_offline_validates_the_config_without_connecting() {
+    let dir = Scratch::new("check");
+    let good = dir.write(
+        "good.toml",
+        "[database]\nurl = \"postgresql://maia@10.0.0.5/maia\"\n[ollama]\nurl = \"http://127.0.0.1:1\"\n",
+    );
+    let public = dir.write(
+        "public.toml",
+        "[ollama]\nurl = \"http://203.0.113.9:11434\"\n",
+    );
+    let bad = dir.write("bad.toml", "[ollama]\nmodle = \"x\"\n");
+    let offline = |json: bool, config: &std::path::Path| {
+        let mut command = maia();
+        command.args(["check", "--offline"]);
+        if json {
+            command.arg("--json");
+        }
+        command.arg("--config").arg(config).output().unwrap()
+    };
+
+    let good = offline(false, &good);
+    let public = offline(false, &public);
+    let bad = offline(true, &bad);
+
+    assert!(good.status.success(), "{}", text(&good));
+    assert!(!public.status.success(), "{}", text(&public));
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    let detail = report(&bad)["checks"][0]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        detail.contains("modle") && detail.contains("bad.toml"),
+        "{detail}"
+    );
+}

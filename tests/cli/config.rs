@@ -1,0 +1,185 @@
+//! Configuration as users meet it: through `maia config` and the process environment.
+
+use crate::kit::{maia, Scratch};
+
+fn effective(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut c = maia();
+    c.args(args).arg("config");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn value(toml_text: &str, section: &str, key: &str) -> toml::Value {
+    let doc: toml::Table = toml_text.parse().expect("maia config prints TOML");
+    doc[section][key].clone()
+}
+
+#[test]
+fn defaults_then_file_then_environment() {
+    let dir = Scratch::new("config");
+    let file = dir.write(
+        "maia.toml",
+        "[http]\nlisten = \"127.0.0.1:9000\"\n[ollama]\nmodel = \"from-file:1b\"\ntimeout = 60\n",
+    );
+    let path = file.to_str().unwrap();
+
+    let (ok, out, _) = effective(&[], &[]);
+    assert!(ok);
+    assert_eq!(value(&out, "http", "listen").as_str(), Some("0.0.0.0:8080"));
+    assert_eq!(
+        value(&out, "ollama", "url").as_str(),
+        Some("http://127.0.0.1:11434")
+    );
+    assert_eq!(
+        value(&out, "database", "migrate_on_start").as_bool(),
+        Some(true)
+    );
+    assert_eq!(value(&out, "sovereignty", "strict").as_bool(), Some(true));
+
+    let (ok, out, _) = effective(&["--config", path], &[]);
+    assert!(ok);
+    assert_eq!(
+        value(&out, "http", "listen").as_str(),
+        Some("127.0.0.1:9000")
+    );
+    assert_eq!(
+        value(&out, "ollama", "model").as_str(),
+        Some("from-file:1b")
+    );
+    // deep_model defaults to model.
+    assert_eq!(
+        value(&out, "ollama", "deep_model").as_str(),
+        Some("from-file:1b")
+    );
+
+    let (ok, out, _) = effective(
+        &[],
+        &[
+            ("MAIA_CONFIG", path),
+            ("MAIA_OLLAMA__MODEL", "from-env:3b"),
+            ("MAIA_OLLAMA__DEEP_MODEL", "deep:7b"),
+        ],
+    );
+    assert!(ok);
+    assert_eq!(value(&out, "ollama", "model").as_str(), Some("from-env:3b"));
+    assert_eq!(
+        value(&out, "ollama", "deep_model").as_str(),
+        Some("deep:7b")
+    );
+    assert_eq!(value(&out, "ollama", "timeout").as_integer(), Some(60));
+}
+
+#[test]
+fn conventional_names_are_honoured_and_maia_names_win() {
+    let (_, out, _) = effective(&[], &[("OLLAMA_BASE_URL", "http://10.1.2.3:11434")]);
+    assert_eq!(
+        value(&out, "ollama", "url").as_str(),
+        Some("http://10.1.2.3:11434")
+    );
+    let (_, out, _) = effective(
+        &[],
+        &[
+            ("OLLAMA_BASE_URL", "http://10.1.2.3:11434"),
+            ("MAIA_OLLAMA__URL", "http://10.9.9.9:11434"),
+        ],
+    );
+    assert_eq!(
+        value(&out, "ollama", "url").as_str(),
+        Some("http://10.9.9.9:11434")
+    );
+    let (_, out, _) = effective(&[], &[("DATABASE_URL", "postgresql://app@db.internal/app")]);
+    assert!(out.contains("db.internal"), "{out}");
+}
+
+#[test]
+fn secrets_come_from_files_and_credentials_and_are_never_printed() {
+    let dir = Scratch::new("config");
+    let pw_file = dir.write("pw", "s3cr3t-from-file\n");
+    let creds = dir.path("creds");
+    std::fs::create_dir_all(&creds).unwrap();
+    std::fs::write(creds.join("database_password"), "s3cr3t-credential").unwrap();
+
+    let (ok, out, err) = effective(
+        &[],
+        &[("MAIA_DATABASE__PASSWORD_FILE", pw_file.to_str().unwrap())],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        !out.contains("s3cr3t") && !err.contains("s3cr3t"),
+        "{out}{err}"
+    );
+    assert!(value(&out, "database", "password")
+        .as_str()
+        .unwrap()
+        .contains("redacted"));
+
+    let (ok, out, err) = effective(&[], &[("CREDENTIALS_DIRECTORY", creds.to_str().unwrap())]);
+    assert!(ok, "{err}");
+    assert!(!out.contains("s3cr3t"), "{out}");
+    assert!(value(&out, "database", "password")
+        .as_str()
+        .unwrap()
+        .contains("redacted"));
+
+    let (ok, out, _) = effective(
+        &[],
+        &[(
+            "MAIA_DATABASE__URL",
+            "postgresql://maia:hunter2@127.0.0.1/maia",
+        )],
+    );
+    assert!(ok);
+    assert!(!out.contains("hunter2"), "{out}");
+
+    let missing = dir.path("nope");
+    let (ok, _, err) = effective(
+        &[],
+        &[("MAIA_DATABASE__PASSWORD_FILE", missing.to_str().unwrap())],
+    );
+    assert!(!ok);
+    assert!(err.contains("MAIA_DATABASE__PASSWORD_FILE"), "{err}");
+}
+
+#[test]
+fn unknown_keys_in_a_file_are_errors_naming_key_and_file() {
+    let dir = Scratch::new("config");
+    let file = dir.write("typo.toml", "[database]\npool_sise = 3\n");
+    let (ok, _, err) = effective(&["--config", file.to_str().unwrap()], &[]);
+    assert!(!ok);
+    assert!(
+        err.contains("pool_sise") && err.contains("typo.toml"),
+        "{err}"
+    );
+
+    let (ok, _, err) = effective(&["--config", "/nonexistent/maia.toml"], &[]);
+    assert!(!ok);
+    assert!(err.contains("/nonexistent/maia.toml"), "{err}");
+}
+
+#[test]
+fn unknown_maia_variables_are_warnings_naming_them() {
+    let (ok, _, err) = effective(&[], &[("MAIA_OLAMA__URL", "http://127.0.0.1:1")]);
+    assert!(ok, "a warning, not an error");
+    assert!(err.contains("MAIA_OLAMA__URL"), "{err}");
+}
+
+#[test]
+fn invalid_values_are_clear_errors_naming_the_variable_and_the_key() {
+    let (number_ok, _, number) = effective(&[], &[("MAIA_DATABASE__POOL_SIZE", "many")]);
+    let (variant_ok, _, variant) = effective(&[], &[("MAIA_LOG__FORMAT", "xml")]);
+
+    assert!(!number_ok);
+    assert!(
+        number.contains("MAIA_DATABASE__POOL_SIZE") && number.contains("database.pool_size"),
+        "{number}"
+    );
+    assert!(!variant_ok);
+    assert!(variant.contains("log.format: unknown variant"), "{variant}");
+}

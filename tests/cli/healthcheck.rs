@@ -1,0 +1,57 @@
+//! `maia healthcheck`: its exit code follows the health endpoint.
+
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use crate::kit::process::output;
+use crate::kit::{free_port, maia, TestApp};
+
+async fn healthcheck(url: &str) -> ExitStatus {
+    let mut command = maia();
+    command.args(["healthcheck", "--url", url]);
+    output(command).await.status
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthcheck_exit_codes_follow_the_health_endpoint() {
+    let healthy = TestApp::spawn().await;
+    let degraded = TestApp::spawn_with_ollama_down().await;
+    let unhealthy = TestApp::spawn_with_database_down().await;
+
+    let mut statuses = Vec::new();
+    for app in [healthy, degraded, unhealthy] {
+        statuses.push(healthcheck(&app.url("/api/health")).await);
+        app.stop().await;
+    }
+    let started = Instant::now();
+    let nothing_listening =
+        healthcheck(&format!("http://127.0.0.1:{}/api/health", free_port())).await;
+    let took = started.elapsed();
+
+    assert!(statuses[0].success(), "healthy → 0");
+    // Degraded (Ollama gone) is still 0: the container is serving.
+    assert!(statuses[1].success(), "degraded → 0");
+    assert!(
+        !statuses[2].success(),
+        "database down, 503 unhealthy → non-zero"
+    );
+    assert!(!nothing_listening.success(), "nothing listening → non-zero");
+    assert!(
+        took < Duration::from_secs(5),
+        "nothing listening took {took:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthcheck_without_url_uses_the_configured_port() {
+    let app = TestApp::spawn().await;
+    let mut command = maia();
+    command
+        .arg("healthcheck")
+        .env("MAIA_HTTP__LISTEN", format!("0.0.0.0:{}", app.port));
+
+    let status = output(command).await.status;
+
+    assert!(status.success());
+    app.stop().await;
+}

@@ -1,0 +1,15 @@
+//! CLI tests: the `maia` binary as a process, as users and service managers run it, against
+//! a real PostgreSQL cluster of the test binary's own and a fake Ollama. `maia config`, `check`,
+//! `migrate`, `healthcheck`, `dev`, and `serve` (over a unix socket, refusing a public
+//! database). The API in-process is `tests/api`.
+
+#[path = "../kit/mod.rs"]
+mod kit;
+
+mod check;
+mod config;
+mod dev;
+mod healthcheck;
+mod migrate;
+mod sovereignty;
+mod unix_socket;

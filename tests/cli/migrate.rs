@@ -1,0 +1,36 @@
+//! `maia migrate`: applies what is pending and reports the status.
+
+use crate::kit::process::{output, text};
+use crate::kit::{fresh_database, maia};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_migrate_command_applies_and_reports_status() {
+    let db = fresh_database().await;
+    let migrate = |args: &[&str]| {
+        let mut command = maia();
+        command
+            .arg("migrate")
+            .args(args)
+            .env("MAIA_DATABASE__URL", &db.url);
+        output(command)
+    };
+
+    let before = migrate(&["--status"]).await;
+    let applied = migrate(&[]).await;
+    let after = migrate(&["--status"]).await;
+
+    assert!(before.status.success(), "{}", text(&before));
+    let before = String::from_utf8_lossy(&before.stdout);
+    assert!(
+        before.contains("pending  V1__consciousness_traces"),
+        "{before}"
+    );
+    assert!(applied.status.success(), "{}", text(&applied));
+    let applied = String::from_utf8_lossy(&applied.stdout);
+    assert!(applied.contains("applied  V2__personas"), "{applied}");
+    let after = String::from_utf8_lossy(&after.stdout);
+    assert!(
+        after.contains("applied  V1__consciousness_traces") && after.contains("0 pending"),
+        "{after}"
+    );
+}

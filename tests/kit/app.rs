@@ -1,0 +1,108 @@
+//! The application in-process, on a free port, against a database and a fake Ollama.
+
+use actix_web::dev::ServerHandle;
+use maia::{Application, Settings};
+use serde_json::Value;
+
+use super::database::{fresh_database, Database};
+use super::fake_ollama::FakeOllama;
+use super::http::{decode, http_client};
+use super::settings::QUERY_PATH;
+use super::settings::{settings, unreachable_database, unreachable_ollama, with_database_down};
+use super::traces::{stored_traces, Trace};
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    pub port: u16,
+    /// The database the app was started on.
+    pub db_url: String,
+    /// The fake Ollama handed to the app (its settings may point elsewhere).
+    pub ollama: FakeOllama,
+    pub http: reqwest::Client,
+    pub handle: ServerHandle,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestApp {
+    /// An app on a fresh database and a fake Ollama with the kit's models.
+    pub async fn spawn() -> TestApp {
+        let db: Database = fresh_database().await;
+        let ollama = super::start_ollama().await;
+        Self::spawn_with(settings(&db.url, &ollama.url()), ollama).await
+    }
+
+    /// An app on a fresh database whose Ollama is down: nothing listens at its URL (the
+    /// fake it holds is never asked).
+    pub async fn spawn_with_ollama_down() -> TestApp {
+        let db = fresh_database().await;
+        let s = settings(&db.url, &unreachable_ollama());
+        Self::spawn_with(s, super::start_ollama().await).await
+    }
+
+    /// An app whose database is down: nothing listens at its URL, and it does not migrate
+    /// on start, so it starts and finds the database unavailable on every request.
+    pub async fn spawn_with_database_down() -> TestApp {
+        let ollama = super::start_ollama().await;
+        let s = with_database_down(settings(&unreachable_database(), &ollama.url()));
+        Self::spawn_with(s, ollama).await
+    }
+
+    /// An app on `settings`, holding `ollama` for the test.
+    pub async fn spawn_with(settings: Settings, ollama: FakeOllama) -> TestApp {
+        super::log::init_in_process();
+        let db_url = settings.database.url.expose().to_string();
+        let app = Application::build(settings)
+            .await
+            .unwrap_or_else(|e| panic!("the app starts: {e}"));
+        let port = app.port();
+        let handle = app.handle();
+        let server = tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            db_url,
+            ollama,
+            http: http_client(),
+            handle,
+            server,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.http.get(self.url(path)).send().await.expect("GET");
+        decode(response).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST");
+        decode(response).await
+    }
+
+    /// `POST /api/consciousness/query` with `body`.
+    pub async fn query(&self, body: Value) -> (u16, Value) {
+        self.post_json(QUERY_PATH, &body).await
+    }
+
+    /// Every stored trace, newest first, straight from the table.
+    pub async fn traces(&self) -> Vec<Trace> {
+        stored_traces(&self.db_url).await
+    }
+
+    /// Stops the app gracefully and hands back its fake Ollama.
+    pub async fn stop(self) -> FakeOllama {
+        self.handle.stop(true).await;
+        let _ = self.server.await;
+        self.ollama
+    }
+}

@@ -1,0 +1,101 @@
+//! PostgreSQL for tests: clusters, fresh databases, a client.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use maia::{Cluster, ClusterOptions};
+
+/// Starts a fresh cluster in `data_dir` (deleting what is there), stopped and deleted once
+/// this process exits, even if it is killed. `fsync` off is much faster and not crash-safe.
+pub fn start_cluster(data_dir: PathBuf, fsync: bool) -> anyhow::Result<Cluster> {
+    let cluster = Cluster::start(&ClusterOptions {
+        data_dir,
+        fresh: true,
+        fsync,
+    })?;
+    cluster.remove_when_process_exits(std::process::id())?;
+    Ok(cluster)
+}
+
+/// A cluster of the caller's own (to stop and start again), in a temporary directory
+/// named after `name`.
+pub fn own_cluster(name: &str) -> Cluster {
+    let dir = std::env::temp_dir().join(format!("maia-test-{name}-{}", std::process::id()));
+    start_cluster(dir, false).unwrap_or_else(|e| panic!("the tests need PostgreSQL: {e:#}"))
+}
+
+/// The cluster the tests of one binary share, started on first use.
+pub fn shared_cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| own_cluster("shared"))
+}
+
+/// A database made for one test.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub name: String,
+    /// Over loopback TCP, as the cluster's superuser.
+    pub url: String,
+}
+
+/// A new, empty database in the shared cluster.
+pub async fn fresh_database() -> Database {
+    database_in(shared_cluster()).await
+}
+
+/// A new, empty database in `cluster`.
+pub async fn database_in(cluster: &Cluster) -> Database {
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    cluster
+        .ensure_database(&name)
+        .await
+        .unwrap_or_else(|e| panic!("create database {name}: {e}"));
+    Database {
+        url: cluster.url(&name),
+        name,
+    }
+}
+
+/// A client connected to `url`; its connection runs on the caller's runtime.
+pub async fn psql(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connect to the test database: {e}"));
+    tokio::spawn(connection);
+    client
+}
+
+/// The versions in the migration history, in order, one per recorded run (a migration
+/// applied twice shows twice).
+pub async fn applied_versions(url: &str) -> Vec<i32> {
+    psql(url)
+        .await
+        .query(
+            "SELECT version FROM refinery_schema_history ORDER BY version",
+            &[],
+        )
+        .await
+        .expect("read the migration history")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+/// The versions `maia` embeds, in order.
+pub fn embedded_versions() -> Vec<i32> {
+    maia::embedded_migrations()
+        .into_iter()
+        .map(|(version, _)| version)
+        .collect()
+}
+
+/// How many rows `table` holds.
+pub async fn count_rows(url: &str, table: &str) -> usize {
+    let count: i64 = psql(url)
+        .await
+        .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])
+        .await
+        .unwrap_or_else(|e| panic!("count {table}: {e}"))
+        .get(0);
+    usize::try_from(count).expect("a count is never negative")
+}

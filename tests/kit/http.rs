@@ -1,0 +1,97 @@
+//! HTTP from a test: a client, JSON answers, waiting for a server, free ports.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How often `wait_for_200` asks.
+const POLL: Duration = Duration::from_millis(20);
+
+/// An HTTP client that never waits long (a test must end) and never uses a proxy.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .no_proxy()
+        .build()
+        .expect("an HTTP client")
+}
+
+/// Status and JSON body (`Null` when empty); panics on a body that is not JSON.
+pub async fn decode(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("a body");
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+    };
+    (status, value)
+}
+
+/// `GET url`: status and JSON body, as [`decode`] reads them.
+pub async fn get(url: &str) -> (u16, Value) {
+    let response = http_client()
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    decode(response).await
+}
+
+/// `POST {base}/api/consciousness/query` with `{"query": query}`: status and JSON body.
+pub async fn post_query(base: &str, query: &str) -> (u16, Value) {
+    let response = http_client()
+        .post(format!("{base}{}", super::settings::QUERY_PATH))
+        .json(&serde_json::json!({ "query": query }))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("a query to {base}: {e}"));
+    decode(response).await
+}
+
+/// `error.code` of an error body, with the whole body in the panic if it has none.
+pub fn error_code(body: &Value) -> &str {
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error body: {body}"))
+}
+
+/// A loopback port nothing listens on (at the time of asking).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
+/// `count` distinct free loopback ports (each held until all are chosen).
+pub fn free_ports(count: usize) -> Vec<u16> {
+    let listeners: Vec<_> = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("its address").port())
+        .collect()
+}
+
+/// Whether `url` answers 200 within `limit`.
+pub async fn wait_for_200(url: &str, limit: Duration) -> bool {
+    time_to_200(url, limit, POLL).await.is_some()
+}
+
+/// Asks `url` every `every` until it answers 200: how long that took, or `None` if it did
+/// not within `limit`.
+pub async fn time_to_200(url: &str, limit: Duration, every: Duration) -> Option<Duration> {
+    // A client of its own: no connection kept from an earlier server on the same port.
+    let client = http_client();
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        let answer = client.get(url).timeout(Duration::from_secs(1)).send().await;
+        if answer.is_ok_and(|r| r.status().as_u16() == 200) {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(every).await;
+    }
+    None
+}

@@ -1,0 +1,67 @@
+//! The test kit: what the integration tests (`tests/*`) and the benchmark
+//! (`examples/bench.rs`) share, written once. Include it with
+//! `#[path = "../kit/mod.rs"] mod kit;` from a test binary's `main.rs` (`"kit/mod.rs"` from a
+//! single-file test, `"../tests/kit/mod.rs"` from an example). It is a directory with no
+//! `main.rs`, so cargo does not build it as a test of its own.
+//!
+//! - [`database`]: the test binary's PostgreSQL cluster (one per binary, removed when the
+//!   binary exits), a cluster of one's own for tests that stop it, a fresh database per
+//!   test, a `psql` client and the migration history.
+//! - [`settings`]: settings for an app on a free loopback port against a database and a
+//!   fake Ollama, with short timeouts.
+//! - [`app`]: [`TestApp`], the application in-process on such settings.
+//! - [`process`]: `maia` as a process: a [`Command`](std::process::Command) with a clean
+//!   environment, a [`Process`] killed on drop (signals, waiting for its exit, its log).
+//! - [`http`]: an HTTP client that never waits long, `decode`, `error_code`, `wait_for_200`,
+//!   `free_port`.
+//! - [`traces`]: the rows of `consciousness_traces` as a typed [`Trace`].
+//! - [`scratch`]: a temporary directory removed on drop.
+//! - [`fake_ollama`]: an in-process Ollama speaking its wire protocol.
+//!
+//! # Logs: `TEST_LOG`
+//!
+//! Tests are quiet by default: in-process apps install no logger, and a `maia` [`Process`]
+//! writes to a log file that failing assertions print (`Process::log`), or nowhere in the
+//! benchmark. With `TEST_LOG` set, in-process apps log to standard error through
+//! `maia::init_logging`, and every `maia` command runs with that log level: a [`Process`]
+//! writes everything to the test's standard error, while a command run to its end
+//! (`process::output`) keeps its output captured, since the test reads it. The level is
+//! `TEST_LOG`'s value, an env-filter directive (`TEST_LOG=maia=trace,actix_web=info`), or
+//! `debug` when the value is empty, `1` or `true`:
+//!
+//! ```sh
+//! TEST_LOG=1 cargo test --test api a_query_is_answered
+//! TEST_LOG=maia=info cargo test --test faults sigterm
+//! ```
+//!
+//! The lines go straight to standard error, so libtest's capture does not hold them back.
+#![allow(
+    dead_code,
+    unused_imports,
+    reason = "shared by several test binaries and the bench; each uses only part of it"
+)]
+
+pub mod app;
+pub mod clean_env;
+pub mod database;
+pub mod fake_ollama;
+pub mod http;
+pub mod log;
+pub mod process;
+pub mod scratch;
+pub mod settings;
+pub mod traces;
+
+pub use app::TestApp;
+pub use database::{fresh_database, psql, Database};
+pub use fake_ollama::{Behavior, FakeOllama};
+pub use http::{decode, error_code, free_port, http_client, wait_for_200};
+pub use process::{maia, Process};
+pub use scratch::Scratch;
+pub use settings::{settings, DEEP_MODEL, MODEL, QUERY_PATH};
+pub use traces::{stored_traces, Trace};
+
+/// A fake Ollama that has both models the kit's settings name.
+pub async fn start_ollama() -> FakeOllama {
+    FakeOllama::start(&[MODEL, DEEP_MODEL]).await
+}

@@ -1,0 +1,61 @@
+//! What maia stored: the rows of `consciousness_traces`, typed.
+
+use uuid::Uuid;
+
+use super::database::psql;
+
+/// One row of `consciousness_traces` (the columns a test looks at).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trace {
+    pub id: Uuid,
+    pub query: String,
+    pub response: Option<String>,
+    /// `ok` or `failed`.
+    pub status: String,
+    pub error: Option<String>,
+    pub model: String,
+    /// `fast` or `deep`.
+    pub mode: String,
+    pub persona: Option<String>,
+    pub prompt_tokens: Option<i32>,
+    pub completion_tokens: Option<i32>,
+}
+
+impl Trace {
+    pub fn is_ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+/// Every trace stored in the database at `db_url`, newest first.
+pub async fn stored_traces(db_url: &str) -> Vec<Trace> {
+    psql(db_url)
+        .await
+        .query(
+            "SELECT id, query, response, status, error, model, mode, persona, \
+             prompt_tokens, completion_tokens FROM consciousness_traces \
+             ORDER BY created_at DESC, id DESC",
+            &[],
+        )
+        .await
+        .expect("select traces")
+        .iter()
+        .map(|row| Trace {
+            id: row.get("id"),
+            query: row.get("query"),
+            response: row.get("response"),
+            status: row.get("status"),
+            error: row.get("error"),
+            model: row.get("model"),
+            mode: row.get("mode"),
+            persona: row.get("persona"),
+            prompt_tokens: row.get("prompt_tokens"),
+            completion_tokens: row.get("completion_tokens"),
+        })
+        .collect()
+}
+
+/// Whether `traces` holds an `ok` trace with this id.
+pub fn has_ok_trace(traces: &[Trace], id: Uuid) -> bool {
+    traces.iter().any(|t| t.id == id && t.is_ok())
+}
