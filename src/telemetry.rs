@@ -19,7 +19,7 @@ pub enum Sink {
 /// Installs the global subscriber. A second call (tests) is a no-op.
 pub fn init(settings: &LogSettings, sink: Sink) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.level))
+        .or_else(|_| EnvFilter::try_new(with_quiet_driver(&settings.level)))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, terminal) = match sink {
         Sink::Stdout => (
@@ -49,4 +49,15 @@ pub fn init(settings: &LogSettings, sink: Sink) {
     };
     // Already installed (tests start several apps in one process): keep the first.
     drop(result);
+}
+
+/// tokio-postgres logs every statement's parameters at debug, among them the hashes of
+/// access tokens and sessions, and the questions asked: it stays at info unless the level
+/// names it.
+fn with_quiet_driver(level: &str) -> String {
+    if level.contains("tokio_postgres") {
+        level.to_string()
+    } else {
+        format!("{level},tokio_postgres=info")
+    }
 }

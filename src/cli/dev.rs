@@ -5,9 +5,14 @@ use std::process::ExitCode;
 
 use crate::config::{Secret, Settings};
 use crate::dev::{Cluster, ClusterOptions};
+use crate::domain::{Scopes, TokenName};
+use crate::service;
+use crate::store::{self, Db};
 
 /// The database `maia dev` creates in its cluster.
 const DATABASE: &str = "maia";
+/// The token `maia dev` makes at each start.
+const DEV_TOKEN: &str = "dev";
 
 pub fn run(settings: Settings, data_dir: &Path, fresh: bool) -> ExitCode {
     let options = ClusterOptions {
@@ -57,6 +62,17 @@ async fn serve(cluster: &Cluster, settings: Settings) -> ExitCode {
         eprintln!("maia dev: cannot create the database: {e:#}");
         return ExitCode::FAILURE;
     }
+    if settings.auth.required {
+        match dev_token(&settings).await {
+            Ok(token) => eprintln!(
+                "maia dev: token for this dev stack (all scopes; a new one at each start):\n{token}"
+            ),
+            Err(e) => {
+                eprintln!("maia dev: cannot create a token: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     match super::serve::serve(settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -64,4 +80,15 @@ async fn serve(cluster: &Cluster, settings: Settings) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A fresh token named `dev` with every scope; the previous run's is revoked.
+async fn dev_token(settings: &Settings) -> anyhow::Result<String> {
+    store::migrate(&settings.database).await?;
+    let db = Db::new(&settings.database)?;
+    let name = TokenName::parse(DEV_TOKEN)?;
+    // None to revoke on a fresh cluster.
+    let _ = service::revoke_token(&db, &name).await;
+    let token = service::create_token(&db, &name, Scopes::all(), None).await?;
+    Ok(token.expose().to_string())
 }

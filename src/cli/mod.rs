@@ -7,6 +7,7 @@ mod migrate;
 mod runtime;
 mod serve;
 mod show_config;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,6 +67,9 @@ pub enum Command {
     },
     /// Print the effective configuration, secrets redacted.
     Config,
+    /// Create, list and revoke access tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -107,5 +111,6 @@ fn dispatch(command: Command, settings: Settings) -> ExitCode {
         Command::Migrate { status } => migrate::run(&settings, status),
         Command::Check { json, offline } => check::run(&settings, json, offline),
         Command::Dev { data_dir, fresh } => dev::run(settings, &data_dir, fresh),
+        Command::Token(command) => token::run(&settings, command),
     }
 }

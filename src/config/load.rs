@@ -296,7 +296,7 @@ mod tests {
         ] {
             assert!(keys.contains(&(path.to_string(), kind)), "{path}: {keys:?}");
         }
-        assert_eq!(keys.len(), 17, "{keys:?}");
+        assert_eq!(keys.len(), 20, "{keys:?}");
     }
 
     #[test]

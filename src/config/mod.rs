@@ -9,4 +9,4 @@ mod settings;
 pub use database::DatabaseSettings;
 pub use load::{load, SettingsError, Sources};
 pub use secret::Secret;
-pub use settings::{LogFormat, LogSettings, OllamaSettings, Settings};
+pub use settings::{AuthSettings, LogFormat, LogSettings, OllamaSettings, Settings};

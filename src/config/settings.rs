@@ -16,6 +16,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub ollama: OllamaSettings,
     pub sovereignty: SovereigntySettings,
+    pub auth: AuthSettings,
     pub log: LogSettings,
 }
 
@@ -57,6 +58,22 @@ pub struct SovereigntySettings {
     pub allow_hosts: Vec<String>,
 }
 
+#[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Every route but the probes needs a token. `false` is accepted only while
+    /// `http.listen` is a loopback address.
+    #[default = true]
+    pub required: bool,
+    /// Failed authentications one client address may make in a minute before further
+    /// failures are answered 429 (successful requests are never limited by this).
+    #[default = 10]
+    pub failed_attempts_per_minute: u32,
+    /// Hours a browser session (`POST /api/session`) lasts.
+    #[default = 12]
+    pub session_hours: u64,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -88,10 +105,16 @@ impl Settings {
                 self.http.listen
             ));
         }
+        self.validate_auth()?;
         for (key, value) in [
             ("database.pool_size", self.database.pool_size as u64),
             ("database.connect_timeout", self.database.connect_timeout),
             ("ollama.timeout", self.ollama.timeout),
+            (
+                "auth.failed_attempts_per_minute",
+                self.auth.failed_attempts_per_minute.into(),
+            ),
+            ("auth.session_hours", self.auth.session_hours),
         ] {
             if value == 0 {
                 return invalid(format!("{key} must be at least 1"));
@@ -125,6 +148,22 @@ impl Settings {
             )),
             _ => Ok(()),
         }
+    }
+
+    /// Without authentication, anyone who reaches the port reads the history and uses the
+    /// model: only this machine may reach it then.
+    fn validate_auth(&self) -> Result<(), InvalidSettings> {
+        let loopback = self.listen_addr().is_ok_and(|a| a.ip().is_loopback());
+        if self.auth.required || loopback {
+            return Ok(());
+        }
+        Err(InvalidSettings(format!(
+            "auth.required = false is accepted only while http.listen is a loopback address \
+             (127.0.0.1 or [::1]), and http.listen is {:?}: anyone who can reach it could \
+             read the history and use the model. Keep auth.required = true and create a \
+             token (`maia token create --name NAME`), or listen on 127.0.0.1",
+            self.http.listen
+        )))
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, std::net::AddrParseError> {

@@ -7,11 +7,11 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{middleware, web, App, HttpServer};
 
 use super::state::AppState;
-use super::{extract, request_id, routes};
+use super::{auth, extract, request_id, routes};
 use crate::config::Settings;
 use crate::health::HealthProbe;
 use crate::llm::{Llm, LlmSetupError};
-use crate::service::Services;
+use crate::service::{Authenticator, FailureThrottle, Services};
 use crate::sovereignty::SovereigntyError;
 use crate::store::{self, Db, StoreError};
 
@@ -64,13 +64,23 @@ impl Application {
         let llm = Llm::new(&settings.ollama)?;
         let state = web::Data::new(AppState {
             health: HealthProbe::new(db.clone(), llm.clone()),
+            auth: Authenticator::new(db.clone(), &settings.auth),
+            failures: FailureThrottle::new(settings.auth.failed_attempts_per_minute),
+            session_hours: settings.auth.session_hours,
             services: Services::new(db, llm, &settings),
         });
+        if !settings.auth.required {
+            tracing::warn!(
+                "auth.required is off: anyone who reaches {} may use maia",
+                settings.http.listen
+            );
+        }
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(extract::json_config())
                 .app_data(extract::query_config())
+                .wrap(middleware::from_fn(auth::middleware))
                 .wrap(middleware::from_fn(request_id::middleware))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))

@@ -2,13 +2,13 @@
 //! `{"error": {"code": "...", "message": "..."}}`. 5xx bodies never carry internal detail;
 //! the detail is logged inside the request's span, which carries its request id.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::domain::ValidationError;
 use crate::llm::LlmError;
-use crate::service::ServiceError;
+use crate::service::{Refusal, ServiceError};
 use crate::store::StoreError;
 
 /// What a request can fail with: its own shape, or what the service said.
@@ -24,6 +24,15 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("unsupported content type: send application/json")]
     UnsupportedMediaType,
+    #[error(transparent)]
+    Unauthorized(Refusal),
+    #[error("too many failed authentications from this address; retry in {0} s")]
+    TooManyFailures(u64),
+    #[error(
+        "a request signed in by cookie that changes something must carry the header \
+         X-Maia-CSRF: 1"
+    )]
+    CsrfHeaderMissing,
     #[error(transparent)]
     Service(#[from] ServiceError),
 }
@@ -66,6 +75,9 @@ fn describe(error: &ApiError) -> (StatusCode, &'static str, String) {
         ApiError::UnsupportedMediaType => {
             (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", own)
         }
+        ApiError::Unauthorized(refusal) => (S::UNAUTHORIZED, refusal_code(*refusal), own),
+        ApiError::TooManyFailures(_) => (S::TOO_MANY_REQUESTS, "too_many_failed_attempts", own),
+        ApiError::CsrfHeaderMissing => (S::FORBIDDEN, "csrf_header_missing", own),
         ApiError::Service(e) => describe_service(e),
     }
 }
@@ -79,6 +91,8 @@ fn describe_service(error: &ServiceError) -> (StatusCode, &'static str, String) 
             error.to_string(),
         ),
         ServiceError::NotFound(_) => (S::NOT_FOUND, "not_found", error.to_string()),
+        ServiceError::Conflict(_) => (S::CONFLICT, "conflict", error.to_string()),
+        ServiceError::Forbidden(_) => (S::FORBIDDEN, "insufficient_scope", error.to_string()),
         ServiceError::UnknownCursor => (S::BAD_REQUEST, "bad_request", error.to_string()),
         ServiceError::Store(e) => describe_store(e),
         ServiceError::Llm(e) => describe_llm(e),
@@ -132,6 +146,40 @@ fn describe_llm(error: &LlmError) -> (StatusCode, &'static str, String) {
     }
 }
 
+/// The same reason is never worded to tell whether a token's name exists: the codes speak
+/// of the token presented, not of names.
+fn refusal_code(refusal: Refusal) -> &'static str {
+    match refusal {
+        Refusal::Missing => "token_missing",
+        Refusal::Malformed => "token_malformed",
+        Refusal::Unknown => "token_invalid",
+        Refusal::Revoked => "token_revoked",
+        Refusal::Expired => "token_expired",
+    }
+}
+
+/// The headers some errors carry (RFC 6750 for bearer tokens, RFC 9110 for 429).
+fn headers(error: &ApiError) -> Vec<(header::HeaderName, String)> {
+    match error {
+        ApiError::Unauthorized(Refusal::Missing) => {
+            vec![(header::WWW_AUTHENTICATE, r#"Bearer realm="maia""#.into())]
+        }
+        ApiError::Unauthorized(_) => vec![(
+            header::WWW_AUTHENTICATE,
+            r#"Bearer realm="maia", error="invalid_token""#.into(),
+        )],
+        ApiError::Service(ServiceError::Forbidden(scope)) => vec![(
+            header::WWW_AUTHENTICATE,
+            format!(
+                r#"Bearer realm="maia", error="insufficient_scope", scope="{}""#,
+                scope.as_str()
+            ),
+        )],
+        ApiError::TooManyFailures(seconds) => vec![(header::RETRY_AFTER, seconds.to_string())],
+        _ => Vec::new(),
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         describe(self).0
@@ -142,6 +190,12 @@ impl ResponseError for ApiError {
         if status.is_server_error() {
             tracing::error!(status = status.as_u16(), error = %self, "request failed");
         }
-        json_error(status, code, &message)
+        let mut response = json_error(status, code, &message);
+        for (name, value) in headers(self) {
+            if let Ok(value) = header::HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
     }
 }

@@ -2,8 +2,10 @@
 //! mapping of every error to a status.
 
 mod app;
+mod auth;
 mod error;
 mod extract;
+mod paths;
 mod request_id;
 mod routes;
 mod state;

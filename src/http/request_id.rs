@@ -10,7 +10,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use tracing::Instrument;
 
-use super::routes::PROBES;
+use super::paths::PROBES;
 
 pub const HEADER: &str = "x-request-id";
 

@@ -1,6 +1,6 @@
 //! Why a use case failed, in terms the HTTP layer maps to a status.
 
-use crate::domain::ValidationError;
+use crate::domain::{Scope, ValidationError};
 use crate::llm::LlmError;
 use crate::store::StoreError;
 
@@ -12,6 +12,11 @@ pub enum ServiceError {
     UnknownPersona { name: String, known: String },
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The caller's token lacks the scope.
+    #[error("this needs a token with the {:?} scope", .0.as_str())]
+    Forbidden(Scope),
     /// A page cursor naming no trace.
     #[error("before names no trace; pass the id of a listed trace")]
     UnknownCursor,

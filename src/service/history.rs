@@ -15,14 +15,16 @@ pub struct TracePage {
 }
 
 impl Services {
-    /// `limit` traces older than the trace `before` (the newest without it).
+    /// `limit` traces older than the trace `before` (the newest without it), of one token
+    /// or of all.
     pub async fn traces(
         &self,
         limit: i64,
         before: Option<Uuid>,
+        token_id: Option<Uuid>,
     ) -> Result<TracePage, ServiceError> {
         let db = self.db.conn().await?;
-        let traces = store::list_traces(&**db, limit, before)
+        let traces = store::list_traces(&**db, limit, before, token_id)
             .await?
             .ok_or(ServiceError::UnknownCursor)?;
         let next_before = if traces.len() as i64 == limit {

@@ -1,11 +1,17 @@
 //! What maia does, apart from HTTP: answer a question and keep it, read and forget the
 //! history, list the personas. Handlers parse, call one of these, and respond.
 
+mod auth;
 mod error;
 mod history;
 mod personas;
 mod query;
 mod services;
+mod throttle;
+mod tokens;
 
+pub use auth::{Authenticator, Caller, Credential, Refusal};
 pub use error::ServiceError;
 pub use services::Services;
+pub use throttle::FailureThrottle;
+pub use tokens::{create_token, import_token, list_tokens, revoke_token};

@@ -36,7 +36,12 @@ pub struct Answered {
 }
 
 impl Services {
-    pub async fn ask(&self, question: Question) -> Result<Answered, ServiceError> {
+    /// Asked by the token `token_id` (none where authentication is off).
+    pub async fn ask(
+        &self,
+        question: Question,
+        token_id: Option<Uuid>,
+    ) -> Result<Answered, ServiceError> {
         // The database comes first: if it is down the question could not be kept, so the
         // model is not asked at all.
         let system_prompt = self.system_prompt(&question).await?;
@@ -51,7 +56,10 @@ impl Services {
             .chat(&model, Some(&system_prompt), question.query.as_str())
             .await;
         let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
-        let trace = new_trace(id, &question, &model, latency_ms);
+        let trace = NewTrace {
+            token_id,
+            ..new_trace(id, &question, &model, latency_ms)
+        };
         match result {
             Ok(answer) => self.keep_answer(trace, answer).await,
             Err(error) => {
@@ -174,5 +182,6 @@ fn new_trace<'a>(
         latency_ms,
         prompt_tokens: None,
         completion_tokens: None,
+        token_id: None,
     }
 }

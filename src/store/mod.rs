@@ -6,6 +6,7 @@ mod migrations;
 mod personas;
 mod pool;
 mod tls;
+mod tokens;
 mod traces;
 
 pub use error::StoreError;
@@ -15,6 +16,10 @@ pub use migrations::{
 };
 pub use personas::{find_persona, list_personas, Persona};
 pub use pool::{connect, Db};
+pub use tokens::{
+    delete_session, find_session, find_token, insert_session, insert_token, list_tokens,
+    live_token_hash, revoke_token, touch_token, Grant, NewToken, TokenRecord,
+};
 pub use traces::{
     delete_trace, get_trace, insert_trace, list_traces, NewTrace, Trace, TraceStatus,
 };

@@ -38,6 +38,8 @@ pub struct NewTrace<'a> {
     pub latency_ms: i32,
     pub prompt_tokens: Option<i32>,
     pub completion_tokens: Option<i32>,
+    /// The token that asked (none where authentication is off).
+    pub token_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -53,6 +55,7 @@ pub struct Trace {
     pub latency_ms: i32,
     pub prompt_tokens: Option<i32>,
     pub completion_tokens: Option<i32>,
+    pub token_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -70,13 +73,14 @@ impl From<&Row> for Trace {
             latency_ms: row.get("latency_ms"),
             prompt_tokens: row.get("prompt_tokens"),
             completion_tokens: row.get("completion_tokens"),
+            token_id: row.get("token_id"),
             created_at: row.get("created_at"),
         }
     }
 }
 
 const TRACE_COLUMNS: &str = "id, query, response, mode, persona, model, status, error, \
-     latency_ms, prompt_tokens, completion_tokens, created_at";
+     latency_ms, prompt_tokens, completion_tokens, token_id, created_at";
 
 /// Inserts a trace and returns its creation time.
 #[tracing::instrument(skip_all, fields(trace_id = %trace.id))]
@@ -88,8 +92,8 @@ pub async fn insert_trace(
         .query_one(
             "INSERT INTO consciousness_traces \
              (id, query, response, mode, persona, model, status, error, latency_ms, \
-              prompt_tokens, completion_tokens) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+              prompt_tokens, completion_tokens, token_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id \
              RETURNING created_at",
             &[
@@ -104,6 +108,7 @@ pub async fn insert_trace(
                 &trace.latency_ms,
                 &trace.prompt_tokens,
                 &trace.completion_tokens,
+                &trace.token_id,
             ],
         )
         .await?;
@@ -121,47 +126,42 @@ pub async fn get_trace(db: &impl GenericClient, id: Uuid) -> Result<Option<Trace
     Ok(row.as_ref().map(Trace::from))
 }
 
-/// Newest first; `before` is the id of the last trace of the previous page.
-/// Returns `None` when `before` names no trace.
+/// Newest first, of one token's or of all; `before` is the id of the last trace of the
+/// previous page. Returns `None` when `before` names no trace.
 #[tracing::instrument(skip_all)]
 pub async fn list_traces(
     db: &impl GenericClient,
     limit: i64,
     before: Option<Uuid>,
+    token_id: Option<Uuid>,
 ) -> Result<Option<Vec<Trace>>, StoreError> {
-    let rows = match before {
-        None => {
-            db.query(
-                &format!(
-                    "SELECT {TRACE_COLUMNS} FROM consciousness_traces \
-                     ORDER BY created_at DESC, id DESC LIMIT $1"
-                ),
-                &[&limit],
-            )
-            .await?
-        }
+    // The cursor's position (none: the newest first).
+    let anchor: Option<DateTime<Utc>> = match before {
+        None => None,
         Some(cursor) => {
-            let Some(anchor) = db
+            let row = db
                 .query_opt(
                     "SELECT created_at FROM consciousness_traces WHERE id = $1",
                     &[&cursor],
                 )
-                .await?
-            else {
-                return Ok(None);
-            };
-            let anchor_time: DateTime<Utc> = anchor.get(0);
-            db.query(
-                &format!(
-                    "SELECT {TRACE_COLUMNS} FROM consciousness_traces \
-                     WHERE (created_at, id) < ($1, $2) \
-                     ORDER BY created_at DESC, id DESC LIMIT $3"
-                ),
-                &[&anchor_time, &cursor, &limit],
-            )
-            .await?
+                .await?;
+            match row {
+                Some(row) => Some(row.get(0)),
+                None => return Ok(None),
+            }
         }
     };
+    let rows = db
+        .query(
+            &format!(
+                "SELECT {TRACE_COLUMNS} FROM consciousness_traces \
+                 WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2)) \
+                 AND ($3::uuid IS NULL OR token_id = $3) \
+                 ORDER BY created_at DESC, id DESC LIMIT $4"
+            ),
+            &[&anchor, &before, &token_id, &limit],
+        )
+        .await?;
     Ok(Some(rows.iter().map(Trace::from).collect()))
 }
 

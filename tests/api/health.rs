@@ -16,7 +16,10 @@ async fn health_is_healthy_with_database_and_ollama_up() {
     assert_eq!(body["database"], "connected");
     assert_eq!(body["ollama"], "available");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(body["migrations"]["applied"], 2);
+    assert_eq!(
+        body["migrations"]["applied"],
+        maia::embedded_migrations().len()
+    );
     assert_eq!(body["migrations"]["pending"], 0);
     assert_eq!((alias_status, &alias["status"]), (200, &body["status"]));
     app.stop().await;
@@ -61,7 +64,10 @@ async fn readyz_is_503_while_migrations_are_pending() {
     let (status, body) = app.get("/readyz").await;
 
     assert_eq!(status, 503, "{body}");
-    assert_eq!(body["migrations"]["pending"], 2);
+    assert_eq!(
+        body["migrations"]["pending"],
+        maia::embedded_migrations().len()
+    );
     app.stop().await;
 }
 

@@ -5,10 +5,12 @@
 #[path = "../kit/mod.rs"]
 mod kit;
 
+mod auth;
 mod health;
 mod input;
 mod migrations;
 mod query;
+mod session;
 mod shutdown;
 mod sovereignty;
 mod traces;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use maia::{Cluster, ClusterOptions};
 
-use crate::kit::http::{get, post_query};
+use crate::kit::http::{get_as, post_query};
 use crate::kit::{free_port, maia, psql, start_ollama, wait_for_200, Process, Scratch};
 use crate::kit::{FakeOllama, MODEL};
 
@@ -32,9 +32,21 @@ async fn start_dev(data_dir: &Path, fresh: bool, ollama: &FakeOllama) -> (Proces
     (dev, base)
 }
 
-/// How many traces `GET /api/traces` lists.
-async fn listed_traces(base: &str) -> usize {
-    let (_, body) = get(&format!("{base}/api/traces")).await;
+/// The token `maia dev` printed at its start (a new one each time).
+fn printed_token(dev: &Process) -> String {
+    let log = dev.log();
+    log.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("maia_"))
+        .unwrap_or_else(|| panic!("maia dev printed no token; its log:\n{log}"))
+        .to_string()
+}
+
+/// How many traces `GET /api/traces` lists, asked with the run's own token (the previous
+/// run's is revoked).
+async fn listed_traces(dev: &Process, base: &str) -> usize {
+    let (status, body) = get_as(&format!("{base}/api/traces"), &printed_token(dev)).await;
+    assert_eq!(status, 200, "{body}");
     body["traces"].as_array().map_or(0, Vec::len)
 }
 
@@ -45,19 +57,22 @@ async fn dev_brings_up_its_own_cluster_and_keeps_data_across_runs() {
     let ollama = start_ollama().await;
 
     let (mut first, base) = start_dev(&data_dir, false, &ollama).await;
-    let (status, answer) = post_query(&base, "kept?").await;
+    let token = printed_token(&first);
+    let (status, answer) = post_query(&base, &token, "kept?").await;
     assert_eq!(status, 200, "{answer}");
     first.assert_stops_cleanly(Duration::from_secs(20)).await;
     let stopped = !data_dir.join("pgdata/postmaster.pid").exists();
     let (mut second, base) = start_dev(&data_dir, false, &ollama).await;
-    let kept = listed_traces(&base).await;
+    let revoked = get_as(&format!("{base}/api/traces"), &token).await.0;
+    let kept = listed_traces(&second, &base).await;
     second.assert_stops_cleanly(Duration::from_secs(20)).await;
     let (mut fresh, base) = start_dev(&data_dir, true, &ollama).await;
-    let after_fresh = listed_traces(&base).await;
+    let after_fresh = listed_traces(&fresh, &base).await;
     fresh.assert_stops_cleanly(Duration::from_secs(20)).await;
 
     assert!(stopped, "the cluster was stopped with maia dev");
     assert_eq!(kept, 1, "data kept across runs");
+    assert_eq!(revoked, 401, "the previous run's token is revoked");
     assert_eq!(after_fresh, 0, "--fresh starts over");
 }
 

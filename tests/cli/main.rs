@@ -6,10 +6,12 @@
 #[path = "../kit/mod.rs"]
 mod kit;
 
+mod auth;
 mod check;
 mod config;
 mod dev;
 mod healthcheck;
 mod migrate;
 mod sovereignty;
+mod token;
 mod unix_socket;

@@ -88,7 +88,8 @@ async fn serve_answers_and_is_healthy_over_a_socket_even_with_sslmode_require() 
         let mut healthcheck = maia();
         healthcheck.args(["healthcheck", "--url", &format!("{base}/api/health")]);
         let healthcheck = output(healthcheck).await;
-        let (answer, _) = post_query(&base, "over a socket").await;
+        let token = create_token(url).await;
+        let (answer, _) = post_query(&base, &token, "over a socket").await;
 
         assert_eq!(health["database"], "connected", "{url}: {health}");
         assert!(healthcheck.status.success(), "{}", text(&healthcheck));
@@ -96,4 +97,23 @@ async fn serve_answers_and_is_healthy_over_a_socket_even_with_sslmode_require() 
         server.assert_stops_cleanly(Duration::from_secs(10)).await;
     }
     ollama.stop().await;
+}
+
+/// `maia token create` against `db_url`: the token it prints.
+async fn create_token(db_url: &str) -> String {
+    let mut create = maia();
+    create
+        .args([
+            "token",
+            "create",
+            "--name",
+            &format!("socket-{}", crate::kit::free_port()),
+        ])
+        .env("MAIA_DATABASE__URL", db_url);
+    let created = output(create).await;
+    assert!(created.status.success(), "{}", text(&created));
+    String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string()
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::kit::database::{applied_versions, count_rows, embedded_versions};
 use crate::kit::http::{free_ports, post_query};
 use crate::kit::process::serve;
+use crate::kit::tokens::{issue_token, ALL_SCOPES};
 use crate::kit::Process;
 use crate::kit::{fresh_database, maia, start_ollama, wait_for_200};
 
@@ -20,6 +21,7 @@ async fn four_servers_at_once_on_an_empty_database_all_serve_and_migrate_once() 
         .iter()
         .map(|port| Process::spawn(serve(maia(), *port, &db.url, &ollama.url())))
         .collect();
+    let mut token = None;
     for (server, port) in servers.iter().zip(&ports) {
         let base = format!("http://127.0.0.1:{port}");
         assert!(
@@ -27,7 +29,12 @@ async fn four_servers_at_once_on_an_empty_database_all_serve_and_migrate_once() 
             "the server on {port} never became ready; its log:\n{}",
             server.log()
         );
-        let (status, body) = post_query(&base, &format!("r3 via {port}")).await;
+        // The schema is there once one server is ready.
+        if token.is_none() {
+            token = Some(issue_token(&db.url, "r3", ALL_SCOPES).await.token);
+        }
+        let token = token.as_deref().unwrap();
+        let (status, body) = post_query(&base, token, &format!("r3 via {port}")).await;
         assert_eq!(status, 200, "{body}");
     }
 

@@ -8,8 +8,9 @@ use maia::Cluster;
 use serde_json::{json, Value};
 
 use crate::kit::database::{database_in, own_cluster};
+use crate::kit::tokens::client_with;
 use crate::kit::traces::has_ok_trace;
-use crate::kit::{decode, error_code, http_client, settings, start_ollama, stored_traces};
+use crate::kit::{decode, error_code, settings, start_ollama, stored_traces};
 use crate::kit::{wait_for_200, TestApp, QUERY_PATH};
 
 /// Clients sending queries one after another.
@@ -42,13 +43,14 @@ struct Load {
 }
 
 impl Load {
-    fn start(query_url: &str) -> Load {
+    fn start(query_url: &str, token: &str) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let refusals = Arc::new(AtomicUsize::new(0));
         let clients = (0..CLIENTS)
             .map(|c| {
                 let (stop, refusals) = (stop.clone(), refusals.clone());
-                tokio::spawn(client(c, query_url.to_string(), stop, refusals))
+                let (url, token) = (query_url.to_string(), token.to_string());
+                tokio::spawn(client(c, url, token, stop, refusals))
             })
             .collect();
         Load {
@@ -76,10 +78,11 @@ impl Load {
 async fn client(
     c: usize,
     url: String,
+    token: String,
     stop: Arc<AtomicBool>,
     refusals: Arc<AtomicUsize>,
 ) -> Vec<Outcome> {
-    let http = http_client();
+    let http = client_with(&token);
     let mut outcomes = Vec::new();
     let mut n = 0;
     while !stop.load(Ordering::SeqCst) {
@@ -164,7 +167,7 @@ async fn postgres_restart_under_load_loses_no_answered_query_and_recovers_by_its
     let db = database_in(cluster.as_ref().unwrap()).await;
     let ollama = start_ollama().await;
     let app = TestApp::spawn_with(settings(&db.url, &ollama.url()), ollama).await;
-    let load = Load::start(&app.url(QUERY_PATH));
+    let load = Load::start(&app.url(QUERY_PATH), &app.token);
 
     tokio::time::sleep(LOAD_BEFORE).await;
     let up_at = outage(&mut cluster, &load).await;

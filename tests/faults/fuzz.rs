@@ -13,7 +13,7 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use reqwest::{Method, Url};
 use serde_json::Value;
 
-use crate::kit::{http_client, wait_for_200, TestApp, MODEL};
+use crate::kit::{wait_for_200, TestApp, MODEL};
 
 /// How often each status was answered, reported at the end (a run that never reached the
 /// handlers proves little).
@@ -55,7 +55,41 @@ struct Request {
     params: Vec<(String, String)>,
     content_type: Option<String>,
     request_id: Option<String>,
+    /// The Authorization header's value: mostly the app's token, sometimes anything.
+    authorization: Option<Authorization>,
+    /// A `Cookie` header, sometimes with a session id of any shape.
+    cookie: Option<String>,
+    csrf: Option<String>,
     body: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+enum Authorization {
+    /// The app's own token.
+    Valid,
+    Other(String),
+}
+
+fn authorization() -> impl Strategy<Value = Option<Authorization>> {
+    proptest::option::weighted(
+        0.9,
+        prop_oneof![
+            8 => Just(Authorization::Valid),
+            1 => "[ -~]{0,90}".prop_map(Authorization::Other),
+            1 => "[A-Za-z0-9_-]{40,46}".prop_map(|t| Authorization::Other(format!("Bearer maia_{t}"))),
+            1 => "(Bearer|bearer|Basic|Token)( {0,3})[ -~]{0,60}".prop_map(Authorization::Other),
+        ],
+    )
+}
+
+fn cookie() -> impl Strategy<Value = Option<String>> {
+    proptest::option::weighted(
+        0.15,
+        prop_oneof![
+            "[A-Za-z0-9_-]{43}".prop_map(|s| format!("maia_session={s}")),
+            "[ -~]{0,80}",
+        ],
+    )
 }
 
 fn json_value() -> impl Strategy<Value = Value> {
@@ -151,6 +185,10 @@ fn endpoint() -> impl Strategy<Value = (Method, Vec<String>)> {
         1 => get(&["api", "health"]),
         1 => get(&["api", "consciousness", "health"]),
         1 => get(&["api", "personas"]),
+        1 => (
+            proptest::sample::select(vec![Method::POST, Method::DELETE]),
+            Just(path(&["api", "session"])),
+        ),
         2 => get(&["api", "traces"]),
         8 => Just((Method::POST, path(&["api", "consciousness", "query"]))),
         2 => (
@@ -193,19 +231,44 @@ fn request() -> impl Strategy<Value = Request> {
         "[ -~]{0,30}",
     ]);
     let request_id = proptest::option::of("[ -~]{0,80}");
-    (endpoint(), params(), content_type, request_id, body()).prop_map(
-        |((method, segments), params, content_type, request_id, body)| Request {
-            method,
-            segments,
-            params,
-            content_type,
-            request_id,
-            body,
-        },
+    let headers = (
+        authorization(),
+        cookie(),
+        proptest::option::weighted(0.3, "[ -~]{0,4}"),
+    );
+    (
+        endpoint(),
+        params(),
+        content_type,
+        request_id,
+        headers,
+        body(),
     )
+        .prop_map(
+            |(
+                (method, segments),
+                params,
+                content_type,
+                request_id,
+                (authorization, cookie, csrf),
+                body,
+            )| {
+                Request {
+                    method,
+                    segments,
+                    params,
+                    content_type,
+                    request_id,
+                    authorization,
+                    cookie,
+                    csrf,
+                    body,
+                }
+            },
+        )
 }
 
-async fn check(http: &reqwest::Client, base: &Url, r: Request) -> Result<(), String> {
+async fn check(http: &reqwest::Client, token: &str, base: &Url, r: Request) -> Result<(), String> {
     let mut url = base.clone();
     url.path_segments_mut()
         .expect("a base URL")
@@ -219,6 +282,17 @@ async fn check(http: &reqwest::Client, base: &Url, r: Request) -> Result<(), Str
     }
     if let Some(id) = &r.request_id {
         builder = builder.header("x-request-id", id);
+    }
+    match &r.authorization {
+        Some(Authorization::Valid) => builder = builder.bearer_auth(token),
+        Some(Authorization::Other(value)) => builder = builder.header("authorization", value),
+        None => {}
+    }
+    if let Some(cookie) = &r.cookie {
+        builder = builder.header("cookie", cookie);
+    }
+    if let Some(csrf) = &r.csrf {
+        builder = builder.header("x-maia-csrf", csrf);
     }
     let response = builder
         .send()
@@ -303,11 +377,12 @@ fn arbitrary_requests_to_every_endpoint_get_a_json_answer_never_a_5xx() {
     let app = rt.block_on(TestApp::spawn());
     let app_port = app.port;
     let base = Url::parse(&app.url("/")).unwrap();
-    let http = http_client();
+    let http = app.anonymous.clone();
+    let token = app.token.clone();
 
     let mut runner = TestRunner::new(config(256));
     let result = runner.run(&request(), |r| {
-        rt.block_on(check(&http, &base, r))
+        rt.block_on(check(&http, &token, &base, r))
             .map_err(TestCaseError::fail)
     });
     let mut raw_runner = TestRunner::new(config(64));

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::kit::settings::unreachable_ollama;
-use crate::kit::{decode, error_code, fresh_database, http_client, settings, start_ollama};
+use crate::kit::{decode, error_code, fresh_database, settings, start_ollama};
 use crate::kit::{Behavior, FakeOllama, TestApp, Trace, MODEL, QUERY_PATH};
 
 /// `ollama.timeout` in these tests, in seconds.
@@ -54,7 +54,8 @@ async fn expect_failures<F: std::future::Future<Output = ()>>(
     let requests: Vec<_> = queries
         .iter()
         .map(|q| {
-            let request = http_client()
+            let request = app
+                .http
                 .post(app.url(QUERY_PATH))
                 .json(&json!({ "query": q }));
             tokio::spawn(async move {

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
 use crate::kit::process::serve;
+use crate::kit::tokens::{issue_token, ALL_SCOPES};
 use crate::kit::traces::has_ok_trace;
 use crate::kit::{decode, free_port, fresh_database, http_client, maia, start_ollama};
 use crate::kit::{stored_traces, wait_for_200, Behavior, FakeOllama, Process, QUERY_PATH};
@@ -14,11 +15,12 @@ const IN_FLIGHT: usize = 8;
 const OLLAMA_DELAY: Duration = Duration::from_millis(1500);
 
 /// `IN_FLIGHT` queries to `base`, sent at once; each one's status and body.
-fn send_queries(base: &str) -> Vec<JoinHandle<(u16, Value)>> {
+fn send_queries(base: &str, token: &str) -> Vec<JoinHandle<(u16, Value)>> {
     (0..IN_FLIGHT)
         .map(|i| {
             let request = http_client()
                 .post(format!("{base}{QUERY_PATH}"))
+                .bearer_auth(token)
                 .json(&json!({ "query": format!("r4 in flight {i}") }));
             tokio::spawn(async move {
                 decode(request.send().await.expect("answered, not cut off")).await
@@ -53,7 +55,8 @@ async fn sigterm_lets_every_query_in_flight_finish_store_its_trace_and_exit_zero
         "never ready; its log:\n{}",
         server.log()
     );
-    let requests = send_queries(&base);
+    let token = issue_token(&db.url, "r4", ALL_SCOPES).await;
+    let requests = send_queries(&base, &token.token);
     wait_until_all_at_ollama(&ollama).await;
 
     let signalled = Instant::now();

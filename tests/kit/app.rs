@@ -9,6 +9,7 @@ use super::fake_ollama::FakeOllama;
 use super::http::{decode, http_client};
 use super::settings::QUERY_PATH;
 use super::settings::{settings, unreachable_database, unreachable_ollama, with_database_down};
+use super::tokens::{client_with, issue_token, new_token_text, ALL_SCOPES};
 use super::traces::{stored_traces, Trace};
 
 pub struct TestApp {
@@ -19,7 +20,12 @@ pub struct TestApp {
     pub db_url: String,
     /// The fake Ollama handed to the app (its settings may point elsewhere).
     pub ollama: FakeOllama,
+    /// A client that sends `token` with every request.
     pub http: reqwest::Client,
+    /// A token with every scope (a well-formed unknown one when the database is down).
+    pub token: String,
+    /// A client that sends no credential.
+    pub anonymous: reqwest::Client,
     pub handle: ServerHandle,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -52,18 +58,27 @@ impl TestApp {
     pub async fn spawn_with(settings: Settings, ollama: FakeOllama) -> TestApp {
         super::log::init_in_process();
         let db_url = settings.database.url.expose().to_string();
+        // A database the app migrated on start can hold a token.
+        let database_up = settings.database.migrate_on_start;
         let app = Application::build(settings)
             .await
             .unwrap_or_else(|e| panic!("the app starts: {e}"));
         let port = app.port();
         let handle = app.handle();
         let server = tokio::spawn(app.run_until_stopped());
+        let token = if database_up {
+            issue_token(&db_url, "kit", ALL_SCOPES).await.token
+        } else {
+            new_token_text()
+        };
         TestApp {
             address: format!("http://127.0.0.1:{port}"),
             port,
             db_url,
             ollama,
-            http: http_client(),
+            http: client_with(&token),
+            token,
+            anonymous: http_client(),
             handle,
             server,
         }

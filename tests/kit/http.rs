@@ -28,7 +28,18 @@ pub async fn decode(response: reqwest::Response) -> (u16, Value) {
     (status, value)
 }
 
-/// `GET url`: status and JSON body, as [`decode`] reads them.
+/// `GET url` as `token`: status and JSON body.
+pub async fn get_as(url: &str, token: &str) -> (u16, Value) {
+    let response = http_client()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    decode(response).await
+}
+
+/// `GET url` with no credential: status and JSON body, as [`decode`] reads them.
 pub async fn get(url: &str) -> (u16, Value) {
     let response = http_client()
         .get(url)
@@ -39,9 +50,10 @@ pub async fn get(url: &str) -> (u16, Value) {
 }
 
 /// `POST {base}/api/consciousness/query` with `{"query": query}`: status and JSON body.
-pub async fn post_query(base: &str, query: &str) -> (u16, Value) {
+pub async fn post_query(base: &str, token: &str, query: &str) -> (u16, Value) {
     let response = http_client()
         .post(format!("{base}{}", super::settings::QUERY_PATH))
+        .bearer_auth(token)
         .json(&serde_json::json!({ "query": query }))
         .send()
         .await

@@ -14,6 +14,7 @@
 //!   environment, a [`Process`] killed on drop (signals, waiting for its exit, its log).
 //! - [`http`]: an HTTP client that never waits long, `decode`, `error_code`, `wait_for_200`,
 //!   `free_port`.
+//! - [`tokens`]: access tokens stored for a test, and clients that send them.
 //! - [`traces`]: the rows of `consciousness_traces` as a typed [`Trace`].
 //! - [`scratch`]: a temporary directory removed on drop.
 //! - [`fake_ollama`]: an in-process Ollama speaking its wire protocol.
@@ -50,6 +51,7 @@ pub mod log;
 pub mod process;
 pub mod scratch;
 pub mod settings;
+pub mod tokens;
 pub mod traces;
 
 pub use app::TestApp;

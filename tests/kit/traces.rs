@@ -19,6 +19,8 @@ pub struct Trace {
     pub persona: Option<String>,
     pub prompt_tokens: Option<i32>,
     pub completion_tokens: Option<i32>,
+    /// The token that asked.
+    pub token_id: Option<Uuid>,
 }
 
 impl Trace {
@@ -33,7 +35,7 @@ pub async fn stored_traces(db_url: &str) -> Vec<Trace> {
         .await
         .query(
             "SELECT id, query, response, status, error, model, mode, persona, \
-             prompt_tokens, completion_tokens FROM consciousness_traces \
+             prompt_tokens, completion_tokens, token_id FROM consciousness_traces \
              ORDER BY created_at DESC, id DESC",
             &[],
         )
@@ -51,6 +53,7 @@ pub async fn stored_traces(db_url: &str) -> Vec<Trace> {
             persona: row.get("persona"),
             prompt_tokens: row.get("prompt_tokens"),
             completion_tokens: row.get("completion_tokens"),
+            token_id: row.get("token_id"),
         })
         .collect()
 }

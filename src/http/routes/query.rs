@@ -6,6 +6,7 @@ use serde::Deserialize;
 use crate::domain::Question;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
+use crate::service::Caller;
 
 #[derive(Deserialize)]
 pub struct QueryBody {
@@ -17,6 +18,7 @@ pub struct QueryBody {
 
 pub async fn query(
     state: web::Data<AppState>,
+    caller: Caller,
     body: web::Json<QueryBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -26,6 +28,6 @@ pub async fn query(
         body.persona.as_deref(),
         body.model.as_deref(),
     )?;
-    let answered = state.services.ask(question).await?;
+    let answered = state.services.ask(question, caller.token_id).await?;
     Ok(HttpResponse::Ok().json(answered))
 }

@@ -14,11 +14,18 @@ const MAX_LIMIT: i64 = 100;
 pub struct ListParams {
     limit: Option<String>,
     before: Option<String>,
+    /// Only the traces of this token (its id, from `maia token list`).
+    token_id: Option<String>,
 }
 
 fn parse_id(text: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(text)
         .map_err(|_| ApiError::BadRequest(format!("{text:?} is not a trace id (a UUID)")))
+}
+
+fn parse_token_id(text: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text)
+        .map_err(|_| ApiError::BadRequest(format!("{text:?} is not a token id (a UUID)")))
 }
 
 fn parse_limit(text: Option<&str>) -> Result<i64, ApiError> {
@@ -39,7 +46,8 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = parse_limit(params.limit.as_deref())?;
     let before = params.before.as_deref().map(parse_id).transpose()?;
-    let page = state.services.traces(limit, before).await?;
+    let token_id = params.token_id.as_deref().map(parse_token_id).transpose()?;
+    let page = state.services.traces(limit, before, token_id).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 

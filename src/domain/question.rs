@@ -1,4 +1,4 @@
-//! Validated request values: once built, a `Question` and its parts are known good.
+//! A question as asked, and its parts.
 
 /// Longest query accepted, in bytes of UTF-8.
 pub const MAX_QUERY_BYTES: usize = 16 * 1024;
@@ -17,6 +17,13 @@ pub enum ValidationError {
     BadPersonaName(String),
     #[error("model {0:?} is not a valid model name")]
     BadModelName(String),
+    #[error(
+        "token name {0:?} is not valid: use lowercase letters, digits, '.', '_' and '-', \
+         at most 64, starting with a letter or digit"
+    )]
+    BadTokenName(String),
+    #[error("unknown scope in {0:?}; the scopes are \"query\", \"read\" and \"admin\"")]
+    UnknownScope(String),
 }
 
 /// A question as asked: what, how (mode), as whom (persona), and with which model.

@@ -1,0 +1,7 @@
+//! Values parsed once at the edge: once built, they are known good.
+
+mod access;
+mod question;
+
+pub use access::{Scope, Scopes, TokenHash, TokenName, TokenSecret};
+pub use question::{Mode, Question, ValidationError};

@@ -1,0 +1,10 @@
+//! The paths the middleware needs to know as well as the route table.
+
+pub const LIVEZ: &str = "/livez";
+pub const READYZ: &str = "/readyz";
+pub const HEALTH: &str = "/api/health";
+pub const CONSCIOUSNESS_HEALTH: &str = "/api/consciousness/health";
+/// Health and readiness endpoints, polled by health checks and load balancers. Open to all.
+pub const PROBES: [&str; 4] = [LIVEZ, READYZ, HEALTH, CONSCIOUSNESS_HEALTH];
+/// Signing in (`POST`, open) and out (`DELETE`) of a browser session.
+pub const SESSION: &str = "/api/session";
