@@ -203,6 +203,11 @@ struct Bench {
 struct Servers {
     maia: Process,
     port: u16,
+    /// A token for `maia` (made with `maia token create`, as an operator would).
+    token: String,
+    /// The same maia without authentication (loopback), for the cost of authentication.
+    open: Process,
+    open_port: u16,
     baseline: Process,
     base_port: u16,
 }
@@ -230,9 +235,11 @@ fn run(quick: bool) -> anyhow::Result<bool> {
     let mut servers = bench.start_servers(&db_url)?;
     bench.idle_memory(&servers, &mut figures)?;
     bench.health_load(&servers, &mut figures)?;
+    bench.auth_load(&servers, &mut figures)?;
     bench.query_load(&servers, &mut figures)?;
     bench.loaded_memory(&servers, &mut figures)?;
     bench.runtime.block_on(servers.maia.terminate(READY_LIMIT));
+    bench.runtime.block_on(servers.open.terminate(READY_LIMIT));
     drop(servers);
     bench.tear_down()?;
     eprintln!(
@@ -379,11 +386,23 @@ impl Bench {
         Ok(times)
     }
 
-    /// `maia serve` and the baseline, both ready.
+    /// `maia serve` (with a token), the same without authentication, and the baseline,
+    /// all ready.
     fn start_servers(&self, db_url: &str) -> anyhow::Result<Servers> {
         let port = free_port();
         let maia = self.spawn_maia(port, db_url);
         self.wait_200(port, "/readyz")?;
+        let created = maia_at(&self.bin)
+            .args(["token", "create", "--name", "bench"])
+            .env("MAIA_DATABASE__URL", db_url)
+            .output()?;
+        anyhow::ensure!(created.status.success(), "maia token create: {created:?}");
+        let token = String::from_utf8(created.stdout)?.trim().to_string();
+        let open_port = free_port();
+        let mut open = serve(maia_at(&self.bin), open_port, db_url, &self.ollama.url());
+        open.env("MAIA_AUTH__REQUIRED", "false");
+        let open = Process::spawn_discarding_output(open);
+        self.wait_200(open_port, "/readyz")?;
         let base_port = free_port();
         let mut command = Command::new(std::env::current_exe()?);
         command
@@ -395,6 +414,9 @@ impl Bench {
         Ok(Servers {
             maia,
             port,
+            token,
+            open,
+            open_port,
             baseline,
             base_port,
         })
@@ -430,26 +452,39 @@ impl Bench {
         Ok(())
     }
 
-    /// wrk on maia's and the baseline's `paths`, in alternating rounds; each side's mean.
+    /// wrk on two sides, each `(port, path, script)`, in alternating rounds; each side's
+    /// mean.
     fn compare(
         &self,
         figure: &str,
-        servers: &Servers,
-        (path, base_path): (&str, &str),
+        (port, path, script): (u16, &str, Option<&Path>),
+        (other_port, other_path, other_script): (u16, &str, Option<&Path>),
         connections: &str,
-        script: Option<&Path>,
     ) -> anyhow::Result<(Load, Load)> {
         eprintln!(
             "bench: {figure}, {} x {} s per side",
             self.rounds, self.seconds
         );
         side_by_side(
-            &format!("http://127.0.0.1:{}{path}", servers.port),
-            &format!("http://127.0.0.1:{}{base_path}", servers.base_port),
+            (&format!("http://127.0.0.1:{port}{path}"), script),
+            (
+                &format!("http://127.0.0.1:{other_port}{other_path}"),
+                other_script,
+            ),
             connections,
             self.seconds,
             self.rounds,
-            script,
+        )
+    }
+
+    /// A wrk script sending maia's token (and `extra` lines).
+    fn script(&self, name: &str, servers: &Servers, extra: &str) -> PathBuf {
+        self.scratch.write(
+            name,
+            &format!(
+                "wrk.headers[\"Authorization\"] = \"Bearer {}\"\n{extra}",
+                servers.token
+            ),
         )
     }
 
@@ -457,10 +492,9 @@ impl Bench {
     fn health_load(&self, servers: &Servers, figures: &mut Figures) -> anyhow::Result<()> {
         let (health, bare) = self.compare(
             "P1",
-            servers,
-            ("/api/health", "/bare"),
+            (servers.port, "/api/health", None),
+            (servers.base_port, "/bare", None),
             HEALTH_CONNECTIONS,
-            None,
         )?;
         let ratio = health.rps / bare.rps;
         let ok = ratio >= 0.8 && health.errors == 0 && bare.errors == 0;
@@ -477,18 +511,47 @@ impl Bench {
         Ok(())
     }
 
+    /// P1: an authenticated cheap route (`GET /api/personas`, one small query) against the
+    /// same route on the same maia without authentication: what checking a token costs.
+    fn auth_load(&self, servers: &Servers, figures: &mut Figures) -> anyhow::Result<()> {
+        let script = self.script("personas.lua", servers, "");
+        let (with, without) = self.compare(
+            "P1 auth",
+            (servers.port, "/api/personas", Some(&script)),
+            (servers.open_port, "/api/personas", None),
+            HEALTH_CONNECTIONS,
+        )?;
+        let ratio = with.rps / without.rps;
+        let ok = ratio >= 0.9 && with.errors == 0 && without.errors == 0;
+        figures.add(
+            format!(
+                "P1 personas_auth_vs_open ratio={ratio:.2} auth={:.0}req/s open={:.0}req/s errors={} target>=0.9 {}",
+                with.rps,
+                without.rps,
+                with.errors + without.errors,
+                verdict(ok)
+            ),
+            Some(ok),
+        );
+        Ok(())
+    }
+
     /// P2: a query against the same Ollama call and INSERT made directly.
     fn query_load(&self, servers: &Servers, figures: &mut Figures) -> anyhow::Result<()> {
-        let script = self.scratch.write(
+        let script = self.script(
             "query.lua",
+            servers,
             &format!(
                 "wrk.method = \"POST\"\nwrk.body = '{}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n",
                 json!({ "query": QUERY })
             ),
         );
-        let paths = (QUERY_PATH, "/direct");
-        let (query, direct) =
-            self.compare("P2", servers, paths, QUERY_CONNECTIONS, Some(&script))?;
+        let (query, direct) = self.compare(
+            "P2",
+            (servers.port, QUERY_PATH, Some(&script)),
+            (servers.base_port, "/direct", Some(&script)),
+            QUERY_CONNECTIONS,
+        )?;
         let ratio = query.p50_ms / direct.p50_ms;
         let ok = ratio <= 1.3 && query.errors == 0 && direct.errors == 0;
         figures.add(
@@ -621,26 +684,25 @@ fn parse_wrk(text: &str) -> Option<Load> {
 
 /// Runs wrk on `a` and `b` alternately, `rounds` times each, and averages each side.
 fn side_by_side(
-    a: &str,
-    b: &str,
+    (a, script_a): (&str, Option<&Path>),
+    (b, script_b): (&str, Option<&Path>),
     connections: &str,
     seconds: u64,
     rounds: usize,
-    script: Option<&Path>,
 ) -> anyhow::Result<(Load, Load)> {
     // Warm both up (connections, caches, the pool) before measuring.
-    wrk(a, connections, 1, script)?;
-    wrk(b, connections, 1, script)?;
+    wrk(a, connections, 1, script_a)?;
+    wrk(b, connections, 1, script_b)?;
     let mut runs_a = Vec::new();
     let mut runs_b = Vec::new();
     for round in 0..rounds {
         // Alternate which goes first, so drift in the machine hits both sides alike.
         if round % 2 == 0 {
-            runs_a.push(wrk(a, connections, seconds, script)?);
-            runs_b.push(wrk(b, connections, seconds, script)?);
+            runs_a.push(wrk(a, connections, seconds, script_a)?);
+            runs_b.push(wrk(b, connections, seconds, script_b)?);
         } else {
-            runs_b.push(wrk(b, connections, seconds, script)?);
-            runs_a.push(wrk(a, connections, seconds, script)?);
+            runs_b.push(wrk(b, connections, seconds, script_b)?);
+            runs_a.push(wrk(a, connections, seconds, script_a)?);
         }
     }
     Ok((mean(&runs_a), mean(&runs_b)))
