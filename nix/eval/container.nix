@@ -4,5 +4,6 @@
     enable = true;
     mode = "container";
     environmentFile = "/run/secrets/maia.env";
+    tokens.laptop.file = "/run/secrets/maia-laptop-token";
   };
 }

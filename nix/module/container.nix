@@ -1,7 +1,12 @@
 # Container mode (`mode = "container"`): the flake's image, loaded from its file, run by
 # virtualisation.oci-containers as maia.service under a static user `maia`, after its
 # migrations from the same image in maia-migrate.service.
-{ config, lib, ... }:
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
 let
   cfg = config.services.maia;
   inherit (lib)
@@ -38,6 +43,56 @@ let
     "--cap-drop=ALL"
     "--security-opt=no-new-privileges"
   ];
+
+  # `BACKEND run` of a one-shot maia command from the image, as the server runs it.
+  runMaia =
+    extraOptions: args:
+    lib.escapeShellArgs (
+      [
+        backend
+        "run"
+        "--rm"
+        "--pull=never"
+        "--user=${containerUser}"
+      ]
+      ++ extraOptions
+      ++ containerOptions
+      ++ lib.concatMap (v: [ "--volume=${v}" ]) containerVolumes
+      ++ lib.mapAttrsToList (k: v: "--env=${k}=${v}") containerEnvironment
+      ++ optionals (cfg.environmentFile != null) [ "--env-file=${cfg.environmentFile}" ]
+      ++ [
+        imageRef
+        "--config"
+        containerConfigPath
+      ]
+      ++ args
+    );
+
+  # Provisioned tokens: root reads each file and hands it to the container on standard
+  # input (the container's user could not read a root-only secret).
+  storeTokens = lib.concatStrings (
+    lib.mapAttrsToList (name: t: ''
+      ${runMaia [ "--interactive" ] [
+        "token"
+        "create"
+        "--name"
+        name
+        "--scopes"
+        (lib.concatStringsSep "," t.scopes)
+        "--from-file"
+        "/dev/stdin"
+      ]} < ${lib.escapeShellArg t.file}
+    '') cfg.tokens
+  );
+
+  # `sudo maia-token create --name NAME`: maia's token commands inside the running
+  # container, with its configuration and environment.
+  maiaToken = pkgs.writeShellApplication {
+    name = "maia-token";
+    text = ''
+      exec ${backend} exec --interactive maia maia --config ${containerConfigPath} token "$@"
+    '';
+  };
 in
 {
   options.services.maia.container.uid = mkOption {
@@ -53,6 +108,8 @@ in
   };
 
   config = mkIf (cfg.enable && cfg.mode == "container") {
+    environment.systemPackages = [ maiaToken ];
+
     users.users.maia = {
       isSystemUser = true;
       group = "maia";
@@ -95,28 +152,8 @@ in
       script = ''
         ${backend} load -i ${cfg.image}
         ${backend} rm -f maia-migrate >/dev/null 2>&1 || true
-        exec ${
-          lib.escapeShellArgs (
-            [
-              backend
-              "run"
-              "--rm"
-              "--name=maia-migrate"
-              "--pull=never"
-              "--user=${containerUser}"
-            ]
-            ++ containerOptions
-            ++ lib.concatMap (v: [ "--volume=${v}" ]) containerVolumes
-            ++ lib.mapAttrsToList (k: v: "--env=${k}=${v}") containerEnvironment
-            ++ optionals (cfg.environmentFile != null) [ "--env-file=${cfg.environmentFile}" ]
-            ++ [
-              imageRef
-              "--config"
-              containerConfigPath
-              "migrate"
-            ]
-          )
-        }
+        ${runMaia [ "--name=maia-migrate" ] [ "migrate" ]}
+        ${storeTokens}
       '';
     };
 

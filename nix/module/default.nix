@@ -38,6 +38,7 @@ in
     ./database.nix
     ./ollama.nix
     ./backup.nix
+    ./tokens.nix
     ./systemd.nix
     ./container.nix
   ];
@@ -158,6 +159,15 @@ in
         message = ''
           services.maia.backup dumps the local PostgreSQL (maia-backup.service); with
           database.createLocally = false, back the database up where it runs.
+        '';
+      }
+      {
+        assertion = lib.all (name: builtins.match "[a-z0-9][a-z0-9._-]{0,63}" name != null) (
+          lib.attrNames cfg.tokens
+        );
+        message = ''
+          services.maia.tokens: a token's name is lowercase letters, digits, '.', '_' and
+          '-', at most 64, starting with a letter or digit.
         '';
       }
       {

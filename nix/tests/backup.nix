@@ -54,10 +54,12 @@ pkgs.testers.runNixOSTest {
     wait_ready()
 
     with subtest("a trace to keep"):
+        token = machine.succeed("maia-token create --name vm --scopes query,read").strip()
+        AUTH = f"-H 'authorization: Bearer {token}'"
         body = json.dumps({"query": "Is this in the backup?"})
         answer = json.loads(
             machine.succeed(
-                f"curl -sf -H 'content-type: application/json' -d {json.dumps(body)} {API}/api/consciousness/query"
+                f"curl -sf {AUTH} -H 'content-type: application/json' -d {json.dumps(body)} {API}/api/consciousness/query"
             )
         )
         trace_id = answer["id"]
@@ -84,7 +86,7 @@ pkgs.testers.runNixOSTest {
         machine.succeed("systemctl start maia.service")
         wait_ready()
         assert psql(f"SELECT status FROM consciousness_traces WHERE id = '{trace_id}'") == "ok"
-        trace = json.loads(machine.succeed(f"curl -sf {API}/api/traces/{trace_id}"))
+        trace = json.loads(machine.succeed(f"curl -sf {AUTH} {API}/api/traces/{trace_id}"))
         assert trace["id"] == trace_id, trace
   '';
 }

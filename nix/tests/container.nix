@@ -62,10 +62,12 @@ pkgs.testers.runNixOSTest {
         machine.wait_until_succeeds("podman healthcheck run maia", timeout=60)
 
     with subtest("a query is answered and stored"):
+        token = machine.succeed("maia-token create --name vm --scopes query,read").strip()
+        AUTH = f"-H 'authorization: Bearer {token}'"
         body = json.dumps({"query": "Does the container keep traces?", "mode": "deep", "persona": "socratic"})
         answer = json.loads(
             machine.succeed(
-                f"curl -sf -H 'content-type: application/json' -d {json.dumps(body)} {API}/api/consciousness/query"
+                f"curl -sf {AUTH} -H 'content-type: application/json' -d {json.dumps(body)} {API}/api/consciousness/query"
             )
         )
         assert "Does the container keep traces?" in answer["response"], answer
@@ -75,7 +77,7 @@ pkgs.testers.runNixOSTest {
     with subtest("the trace survives a restart of the container"):
         machine.succeed("systemctl restart maia.service")
         wait_ready()
-        trace = json.loads(machine.succeed(f"curl -sf {API}/api/traces/{trace_id}"))
+        trace = json.loads(machine.succeed(f"curl -sf {AUTH} {API}/api/traces/{trace_id}"))
         assert trace["id"] == trace_id, trace
   '';
 }

@@ -1,7 +1,11 @@
 # systemd mode: local PostgreSQL (peer auth over /run/postgresql), a fake Ollama, migrations
 # in maia-migrate.service before the server; a query is answered, stored, and still there
-# after a restart; a failed migration keeps the server down and says why in the journal.
+# after a restart; tokens: none is refused, one from `maia-token` works and one provisioned
+# from a file works; a failed migration keeps the server down and says why in the journal.
 { pkgs, self }:
+let
+  provisioned = "maia_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+in
 pkgs.testers.runNixOSTest {
   name = "maia-systemd";
 
@@ -17,7 +21,10 @@ pkgs.testers.runNixOSTest {
         # The VM has no network: no real Ollama, no model downloads.
         ollama.enable = false;
         ollama.url = "http://127.0.0.1:11434";
+        tokens.provisioned.file = "/etc/maia-test-token";
       };
+      # A token for the test only (a real one is a secret outside the store).
+      environment.etc."maia-test-token".text = "${provisioned}";
       # curl for the API; maia itself for `maia healthcheck`, as a container would run it.
       environment.systemPackages = [
         pkgs.curl
@@ -66,11 +73,21 @@ pkgs.testers.runNixOSTest {
         assert health["migrations"]["pending"] == 0, health
         machine.succeed(f"maia healthcheck --url {API}/api/health")
 
+    with subtest("no token, no answer; maia-token makes one; a provisioned one works"):
+        code = machine.succeed(f"curl -s -o /dev/null -w '%{{http_code}}' {API}/api/personas")
+        assert code == "401", code
+        token = machine.succeed("maia-token create --name vm --scopes query,read,admin").strip()
+        assert token.startswith("maia_"), token
+        AUTH = f"-H 'authorization: Bearer {token}'"
+        machine.succeed(f"curl -sf -H 'authorization: Bearer ${provisioned}' {API}/api/personas")
+        listed = machine.succeed("maia-token list")
+        assert "vm" in listed and "provisioned" in listed and token not in listed, listed
+
     with subtest("a query is answered and stored"):
         body = json.dumps({"query": "What survives a restart?", "mode": "fast", "persona": "pragmatist"})
         answer = json.loads(
             machine.succeed(
-                f"curl -sf -H 'content-type: application/json' -d {json.dumps(body)} {API}/api/consciousness/query"
+                f"curl -sf {AUTH} -H 'content-type: application/json' -d {json.dumps(body)} {API}/api/consciousness/query"
             )
         )
         assert "What survives a restart?" in answer["response"], answer
@@ -82,7 +99,7 @@ pkgs.testers.runNixOSTest {
         machine.succeed("systemctl restart maia.service")
         wait_ready()
         assert psql(f"SELECT status FROM consciousness_traces WHERE id = '{trace_id}'") == "ok"
-        trace = json.loads(machine.succeed(f"curl -sf {API}/api/traces/{trace_id}"))
+        trace = json.loads(machine.succeed(f"curl -sf {AUTH} {API}/api/traces/{trace_id}"))
         assert trace["id"] == trace_id, trace
 
     with subtest("a failed migration keeps the server down and says why"):
