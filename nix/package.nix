@@ -19,8 +19,9 @@ let
   # `embed_migrations!` still sees migrations/ (build.rs reruns on it), and every target
   # Cargo.toml declares ([[example]] bench) exists. cargo finds test targets by looking at
   # tests/: leaving tests/faults out is what keeps the fault tests out of the package's
-  # check phase. tests/flake_lock.rs compares flake.lock with flake.nix, which are not part
-  # of the source (a flake edit must not rebuild the binary); Nix checked the lock already.
+  # check phase. tests/flake_lock.rs compares flake.lock with flake.nix, and tests/readme.rs
+  # holds README.md to the binary's keys: neither file is part of the source (an edit must
+  # not rebuild the binary), and Nix checked the lock already.
   source = fs.unions [
     ../Cargo.toml
     ../Cargo.lock
@@ -33,6 +34,7 @@ let
     (fs.difference ../tests (
       fs.unions [
         ../tests/flake_lock.rs
+        ../tests/readme.rs
         ../tests/faults
       ]
     ))

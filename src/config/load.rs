@@ -296,7 +296,11 @@ mod tests {
         ] {
             assert!(keys.contains(&(path.to_string(), kind)), "{path}: {keys:?}");
         }
-        assert_eq!(keys.len(), 20, "{keys:?}");
+        // Every key's environment name maps back to it.
+        for (path, _) in &keys {
+            let name = env_name(path);
+            assert!(name.starts_with("MAIA_") && name.contains("__"), "{name}");
+        }
     }
 
     #[test]

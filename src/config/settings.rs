@@ -31,6 +31,15 @@ pub struct HttpSettings {
     pub shutdown_grace: u64,
     /// Worker threads; 0 means one per CPU core.
     pub workers: usize,
+    /// With authentication on, the host names maia answers to (`Host`); empty: any. Pin the
+    /// names behind a reverse proxy here.
+    pub allowed_hosts: Vec<String>,
+    /// Origins (`https://app.example`) besides maia's own whose browser requests are
+    /// served; any other `Origin` gets 403.
+    pub allowed_origins: Vec<String>,
+    /// The largest response built whole, in bytes: a history page stops short of it.
+    #[default = 1_048_576]
+    pub max_response_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]

@@ -4,8 +4,10 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
+use actix_web::http::header;
 use actix_web::{middleware, web, App, HttpServer};
 
+use super::browser::{self, BrowserPolicy};
 use super::state::AppState;
 use super::{auth, extract, request_id, routes};
 use crate::config::Settings;
@@ -60,28 +62,23 @@ impl Application {
             source,
         };
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let db = Db::new(&settings.database)?;
-        let llm = Llm::new(&settings.ollama)?;
-        let state = web::Data::new(AppState {
-            health: HealthProbe::new(db.clone(), llm.clone()),
-            auth: Authenticator::new(db.clone(), &settings.auth),
-            failures: FailureThrottle::new(settings.auth.failed_attempts_per_minute),
-            session_hours: settings.auth.session_hours,
-            services: Services::new(db, llm, &settings),
-        });
-        if !settings.auth.required {
-            tracing::warn!(
-                "auth.required is off: anyone who reaches {} may use maia",
-                settings.http.listen
-            );
-        }
+        let state = app_state(&settings)?;
+        let browser = web::Data::new(BrowserPolicy::from(&settings));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(browser.clone())
                 .app_data(extract::json_config())
                 .app_data(extract::query_config())
                 .wrap(middleware::from_fn(auth::middleware))
+                .wrap(middleware::from_fn(browser::middleware))
                 .wrap(middleware::from_fn(request_id::middleware))
+                .wrap(
+                    middleware::DefaultHeaders::new()
+                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                        // Nothing maia serves may be kept by a cache: it is the owner's data.
+                        .add((header::CACHE_CONTROL, "no-store")),
+                )
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })
@@ -123,6 +120,25 @@ impl Application {
         signals.abort();
         result
     }
+}
+
+/// What the handlers share: the services, the health probe, authentication.
+fn app_state(settings: &Settings) -> Result<web::Data<AppState>, StartupError> {
+    let db = Db::new(&settings.database)?;
+    let llm = Llm::new(&settings.ollama)?;
+    if !settings.auth.required {
+        tracing::warn!(
+            "auth.required is off: anyone who reaches {} may use maia",
+            settings.http.listen
+        );
+    }
+    Ok(web::Data::new(AppState {
+        health: HealthProbe::new(db.clone(), llm.clone()),
+        auth: Authenticator::new(db.clone(), &settings.auth),
+        failures: FailureThrottle::new(settings.auth.failed_attempts_per_minute),
+        session_hours: settings.auth.session_hours,
+        services: Services::new(db, llm, settings),
+    }))
 }
 
 /// Waits for SIGTERM or SIGINT; `None` if signals cannot be watched.

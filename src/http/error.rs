@@ -33,6 +33,10 @@ pub enum ApiError {
          X-Maia-CSRF: 1"
     )]
     CsrfHeaderMissing,
+    #[error("requests from the origin {0:?} are not allowed (see http.allowed_origins)")]
+    ForeignOrigin(String),
+    #[error("this maia does not answer to the host {0:?} (see http.allowed_hosts)")]
+    MisdirectedHost(String),
     #[error(transparent)]
     Service(#[from] ServiceError),
 }
@@ -78,6 +82,8 @@ fn describe(error: &ApiError) -> (StatusCode, &'static str, String) {
         ApiError::Unauthorized(refusal) => (S::UNAUTHORIZED, refusal_code(*refusal), own),
         ApiError::TooManyFailures(_) => (S::TOO_MANY_REQUESTS, "too_many_failed_attempts", own),
         ApiError::CsrfHeaderMissing => (S::FORBIDDEN, "csrf_header_missing", own),
+        ApiError::ForeignOrigin(_) => (S::FORBIDDEN, "origin_not_allowed", own),
+        ApiError::MisdirectedHost(_) => (S::MISDIRECTED_REQUEST, "host_not_allowed", own),
         ApiError::Service(e) => describe_service(e),
     }
 }

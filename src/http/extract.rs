@@ -11,8 +11,13 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(MAX_BODY_BYTES)
-        // curl -d sends a form content type; the body is what matters.
-        .content_type(|_| true)
+        // Only JSON: a form or text/plain body is what a foreign web page can send without
+        // asking first (CSRF with no preflight).
+        .content_type(|mime| {
+            mime.type_() == actix_web::mime::APPLICATION
+                && (mime.subtype() == actix_web::mime::JSON
+                    || mime.suffix() == Some(actix_web::mime::JSON))
+        })
         .error_handler(|err, _req| {
             let api = match &err {
                 JsonPayloadError::OverflowKnownLength { .. }

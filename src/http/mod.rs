@@ -3,6 +3,7 @@
 
 mod app;
 mod auth;
+mod browser;
 mod error;
 mod extract;
 mod paths;

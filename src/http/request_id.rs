@@ -13,6 +13,8 @@ use tracing::Instrument;
 use super::paths::PROBES;
 
 pub const HEADER: &str = "x-request-id";
+/// The longest path a log line repeats; a longer one is cut, with a marker.
+const LOGGED_PATH_BYTES: usize = 1024;
 
 fn usable(id: &str) -> bool {
     !id.is_empty()
@@ -46,7 +48,7 @@ pub async fn middleware(
             "request",
             request_id = %id,
             method = %req.method(),
-            path = %req.path()
+            path = %logged_path(req.path())
         ),
     };
     let started = Instant::now();
@@ -73,6 +75,19 @@ pub async fn middleware(
     }
 }
 
+/// The path as a log line shows it: at most `LOGGED_PATH_BYTES`, so a client cannot make
+/// the log repeat 64 KB per request.
+fn logged_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if path.len() <= LOGGED_PATH_BYTES {
+        return path.into();
+    }
+    let mut end = LOGGED_PATH_BYTES;
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…[{} more bytes]", &path[..end], path.len() - end).into()
+}
+
 /// One line per request; a probe's success says nothing new, so it is debug only.
 fn log_done(probe: Option<&str>, id: &str, status: actix_web::http::StatusCode, elapsed_ms: u64) {
     let code = status.as_u16();
@@ -90,6 +105,15 @@ fn log_done(probe: Option<&str>, id: &str, status: actix_web::http::StatusCode, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_paths_are_cut_in_the_log_with_a_marker() {
+        assert_eq!(logged_path("/api/traces"), "/api/traces");
+        let long = format!("/{}", "é".repeat(2000));
+        let shown = logged_path(&long);
+        assert!(shown.len() < LOGGED_PATH_BYTES + 40, "{}", shown.len());
+        assert!(shown.ends_with("more bytes]"), "{shown}");
+    }
 
     #[test]
     fn only_short_plain_ids_are_echoed() {

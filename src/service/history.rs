@@ -24,10 +24,12 @@ impl Services {
         token_id: Option<Uuid>,
     ) -> Result<TracePage, ServiceError> {
         let db = self.db.conn().await?;
-        let traces = store::list_traces(&**db, limit, before, token_id)
+        let mut traces = store::list_traces(&**db, limit, before, token_id)
             .await?
             .ok_or(ServiceError::UnknownCursor)?;
-        let next_before = if traces.len() as i64 == limit {
+        let full = traces.len() as i64 == limit;
+        let cut = within_bytes(&mut traces, self.max_response_bytes);
+        let next_before = if full || cut {
             traces.last().map(|t| t.id)
         } else {
             None
@@ -53,4 +55,22 @@ impl Services {
             Err(ServiceError::NotFound(format!("no trace with id {id}")))
         }
     }
+}
+
+/// Keeps the first traces whose JSON fits in `max_bytes` (always at least one, so paging
+/// goes on); whether any were cut.
+fn within_bytes(traces: &mut Vec<Trace>, max_bytes: usize) -> bool {
+    let mut total = 0;
+    let mut keep = 0;
+    for trace in traces.iter() {
+        let size = serde_json::to_vec(trace).map_or(0, |v| v.len()) + 1;
+        if keep > 0 && total + size > max_bytes {
+            break;
+        }
+        total += size;
+        keep += 1;
+    }
+    let cut = keep < traces.len();
+    traces.truncate(keep);
+    cut
 }

@@ -12,6 +12,8 @@ pub struct Services {
     pub(super) llm: Llm,
     fast_model: String,
     deep_model: String,
+    /// The largest response built whole (`http.max_response_bytes`).
+    pub(super) max_response_bytes: usize,
 }
 
 impl Services {
@@ -21,6 +23,7 @@ impl Services {
             llm,
             fast_model: settings.ollama.model.clone(),
             deep_model: settings.deep_model().to_string(),
+            max_response_bytes: settings.http.max_response_bytes,
         }
     }
 

@@ -101,20 +101,6 @@ async fn a_query_of_exactly_16_kib_is_accepted() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn form_encoded_content_type_is_still_read_as_json() {
-    // `curl -d '{"query": …}'` sends application/x-www-form-urlencoded.
-    let app = TestApp::spawn().await;
-    let (status, body) = raw_post(
-        &app,
-        json!({"query": "curl"}).to_string(),
-        "application/x-www-form-urlencoded",
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    app.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn unknown_routes_and_wrong_methods_are_json() {
     let app = TestApp::spawn().await;
 

@@ -6,7 +6,9 @@
 mod kit;
 
 mod auth;
+mod browser;
 mod health;
+mod http;
 mod input;
 mod migrations;
 mod query;

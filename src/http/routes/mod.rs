@@ -6,39 +6,48 @@ mod query;
 mod session;
 mod traces;
 
-use actix_web::http::StatusCode;
-use actix_web::{middleware, web, HttpRequest, HttpResponse, Route};
+use actix_web::http::{header, StatusCode};
+use actix_web::{guard, middleware, web, HttpRequest, HttpResponse, Route};
 
 use super::auth::require_scope;
 use super::error::json_error;
 use super::paths::{CONSCIOUSNESS_HEALTH, HEALTH, LIVEZ, READYZ, SESSION};
 use crate::domain::Scope;
 
+const GET: &str = "GET, HEAD";
+
 /// Every route, with the scope it needs. Everything but the probes and `POST /api/session`
-/// is behind the door (`http::auth`).
+/// is behind the door (`http::auth`). Each resource names the methods it allows, for the
+/// `Allow` header of its 405s.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource(LIVEZ).route(web::get().to(health::livez)))
-        .service(resource(READYZ).route(web::get().to(health::readyz)))
-        .service(resource(HEALTH).route(web::get().to(health::health)))
-        .service(resource(CONSCIOUSNESS_HEALTH).route(web::get().to(health::health)))
+    cfg.service(resource(LIVEZ, GET).route(get().to(health::livez)))
+        .service(resource(READYZ, GET).route(get().to(health::readyz)))
+        .service(resource(HEALTH, GET).route(get().to(health::health)))
+        .service(resource(CONSCIOUSNESS_HEALTH, GET).route(get().to(health::health)))
         .service(
-            resource(SESSION)
+            resource(SESSION, "POST, DELETE")
                 .route(web::post().to(session::sign_in))
                 .route(web::delete().to(session::sign_out)),
         )
         .service(
-            resource("/api/consciousness/query")
+            resource("/api/consciousness/query", "POST")
                 .route(scoped(web::post().to(query::query), Scope::Query)),
         )
-        .service(resource("/api/traces").route(scoped(web::get().to(traces::list), Scope::Read)))
+        .service(resource("/api/traces", GET).route(scoped(get().to(traces::list), Scope::Read)))
         .service(
-            resource("/api/traces/{id}")
-                .route(scoped(web::get().to(traces::get), Scope::Read))
+            resource("/api/traces/{id}", "GET, HEAD, DELETE")
+                .route(scoped(get().to(traces::get), Scope::Read))
                 .route(scoped(web::delete().to(traces::delete), Scope::Admin)),
         )
         .service(
-            resource("/api/personas").route(scoped(web::get().to(personas::list), Scope::Read)),
+            resource("/api/personas", GET).route(scoped(get().to(personas::list), Scope::Read)),
         );
+}
+
+/// `GET`, and `HEAD` wherever `GET` is served (actix sends a `HEAD` answer without its
+/// body).
+fn get() -> Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 /// A route that needs `scope`.
@@ -48,17 +57,23 @@ fn scoped(route: Route, scope: Scope) -> Route {
     }))
 }
 
-/// A resource whose other methods get a JSON 405 rather than actix's empty one.
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
-}
-
-async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    json_error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        &format!("{} is not allowed on {}", req.method(), req.path()),
-    )
+/// A resource whose other methods get a JSON 405 naming the `allowed` ones.
+fn resource(path: &str, allowed: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
+        let mut response = json_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            &format!(
+                "{} is not allowed on {}; use {allowed}",
+                req.method(),
+                req.path()
+            ),
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allowed));
+        response
+    }))
 }
 
 /// Unknown routes: a JSON 404.
