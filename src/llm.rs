@@ -27,6 +27,12 @@ pub enum LlmError {
     ModelNotFound(String),
     #[error("Ollama returned an error: {0}")]
     Upstream(String),
+    /// Every slot (`ollama.max_concurrent`) and the queue (`ollama.max_queue`) are taken.
+    #[error("the language model is busy: every slot and the queue are taken")]
+    Busy,
+    /// The client went away before the answer; the call was cancelled.
+    #[error("cancelled: the client disconnected before the answer")]
+    Cancelled,
 }
 
 /// The Ollama client could not be set up (a URL or TLS problem); found at start, never

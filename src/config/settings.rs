@@ -55,6 +55,14 @@ pub struct OllamaSettings {
     /// Seconds to wait for the model's answer (a read timeout, not a total deadline).
     #[default = 300]
     pub timeout: u64,
+    /// Calls to Ollama at once; more wait in the queue.
+    #[default = 4]
+    pub max_concurrent: usize,
+    /// Calls that may wait for a free slot; past that, 503 `llm_busy`.
+    #[default = 64]
+    pub max_queue: usize,
+    /// Models a request may name besides `model` and `deep_model`.
+    pub allowed_models: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
@@ -81,6 +89,10 @@ pub struct AuthSettings {
     /// Hours a browser session (`POST /api/session`) lasts.
     #[default = 12]
     pub session_hours: u64,
+    /// Requests one token may make in a minute; past that, 429 with the seconds to wait.
+    /// 0: no limit.
+    #[default = 600]
+    pub requests_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -119,6 +131,7 @@ impl Settings {
             ("database.pool_size", self.database.pool_size as u64),
             ("database.connect_timeout", self.database.connect_timeout),
             ("ollama.timeout", self.ollama.timeout),
+            ("ollama.max_concurrent", self.ollama.max_concurrent as u64),
             (
                 "auth.failed_attempts_per_minute",
                 self.auth.failed_attempts_per_minute.into(),

@@ -4,4 +4,4 @@ mod access;
 mod question;
 
 pub use access::{Scope, Scopes, TokenHash, TokenName, TokenSecret};
-pub use question::{Mode, Question, ValidationError};
+pub use question::{Mode, ModelName, Question, ValidationError};

@@ -18,6 +18,11 @@ pub enum ValidationError {
     #[error("model {0:?} is not a valid model name")]
     BadModelName(String),
     #[error(
+        "model {0:?} is not allowed here; the allowed models are {1} (ollama.model, \
+         ollama.deep_model and ollama.allowed_models)"
+    )]
+    ModelNotAllowed(String, String),
+    #[error(
         "token name {0:?} is not valid: use lowercase letters, digits, '.', '_' and '-', \
          at most 64, starting with a letter or digit"
     )]

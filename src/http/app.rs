@@ -9,11 +9,11 @@ use actix_web::{middleware, web, App, HttpServer};
 
 use super::browser::{self, BrowserPolicy};
 use super::state::AppState;
-use super::{auth, extract, request_id, routes};
+use super::{auth, disconnect, extract, request_id, routes};
 use crate::config::Settings;
 use crate::health::HealthProbe;
 use crate::llm::{Llm, LlmSetupError};
-use crate::service::{Authenticator, FailureThrottle, Services};
+use crate::service::{Authenticator, Services, Throttle};
 use crate::sovereignty::SovereigntyError;
 use crate::store::{self, Db, StoreError};
 
@@ -82,6 +82,7 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })
+        .on_connect(disconnect::on_connect)
         .shutdown_timeout(settings.http.shutdown_grace)
         // actix treats SIGINT as a forced stop; both signals must let requests finish.
         .disable_signals()
@@ -135,7 +136,8 @@ fn app_state(settings: &Settings) -> Result<web::Data<AppState>, StartupError> {
     Ok(web::Data::new(AppState {
         health: HealthProbe::new(db.clone(), llm.clone()),
         auth: Authenticator::new(db.clone(), &settings.auth),
-        failures: FailureThrottle::new(settings.auth.failed_attempts_per_minute),
+        failures: Throttle::new(settings.auth.failed_attempts_per_minute),
+        requests: Throttle::new(settings.auth.requests_per_minute),
         session_hours: settings.auth.session_hours,
         services: Services::new(db, llm, settings),
     }))

@@ -64,13 +64,16 @@ async fn check(req: &ServiceRequest) -> Result<Caller, ApiError> {
     if matches!(credential, Some(Credential::Session(_))) && changes && !has_csrf {
         return Err(ApiError::CsrfHeaderMissing);
     }
+    if let Some(retry_after) = caller.token_id.and_then(|id| state.requests.hit(id)) {
+        return Err(ApiError::RateLimited(retry_after));
+    }
     Ok(caller)
 }
 
 /// 401, or 429 with the seconds to wait once this address has failed too often.
 fn refused(state: &AppState, req: &ServiceRequest, refusal: Refusal) -> ApiError {
     let addr = peer_ip(req);
-    match state.failures.failed(addr) {
+    match state.failures.hit(addr) {
         Some(retry_after) => {
             tracing::warn!(client = %addr, "too many failed authentications");
             ApiError::TooManyFailures(retry_after)

@@ -28,6 +28,8 @@ pub enum ApiError {
     Unauthorized(Refusal),
     #[error("too many failed authentications from this address; retry in {0} s")]
     TooManyFailures(u64),
+    #[error("this token has made too many requests this minute; retry in {0} s")]
+    RateLimited(u64),
     #[error(
         "a request signed in by cookie that changes something must carry the header \
          X-Maia-CSRF: 1"
@@ -46,6 +48,9 @@ impl From<ValidationError> for ApiError {
         ApiError::Service(e.into())
     }
 }
+
+/// Seconds a busy model asks clients to wait.
+const LLM_BUSY_RETRY_AFTER: u64 = 5;
 
 #[derive(Serialize)]
 struct Body<'a> {
@@ -81,6 +86,7 @@ fn describe(error: &ApiError) -> (StatusCode, &'static str, String) {
         }
         ApiError::Unauthorized(refusal) => (S::UNAUTHORIZED, refusal_code(*refusal), own),
         ApiError::TooManyFailures(_) => (S::TOO_MANY_REQUESTS, "too_many_failed_attempts", own),
+        ApiError::RateLimited(_) => (S::TOO_MANY_REQUESTS, "rate_limited", own),
         ApiError::CsrfHeaderMissing => (S::FORBIDDEN, "csrf_header_missing", own),
         ApiError::ForeignOrigin(_) => (S::FORBIDDEN, "origin_not_allowed", own),
         ApiError::MisdirectedHost(_) => (S::MISDIRECTED_REQUEST, "host_not_allowed", own),
@@ -149,6 +155,17 @@ fn describe_llm(error: &LlmError) -> (StatusCode, &'static str, String) {
             "llm_error",
             format!("the language model returned an error; {KEPT}"),
         ),
+        LlmError::Busy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "llm_busy",
+            format!("the language model is busy; retry in a few seconds; {KEPT}"),
+        ),
+        // Nobody reads this one: the client is gone. nginx's 499 says so in logs.
+        LlmError::Cancelled => (
+            StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+            "client_closed_request",
+            format!("the client disconnected before the answer; {KEPT}"),
+        ),
     }
 }
 
@@ -181,7 +198,12 @@ fn headers(error: &ApiError) -> Vec<(header::HeaderName, String)> {
                 scope.as_str()
             ),
         )],
-        ApiError::TooManyFailures(seconds) => vec![(header::RETRY_AFTER, seconds.to_string())],
+        ApiError::TooManyFailures(seconds) | ApiError::RateLimited(seconds) => {
+            vec![(header::RETRY_AFTER, seconds.to_string())]
+        }
+        ApiError::Service(ServiceError::Llm(LlmError::Busy)) => {
+            vec![(header::RETRY_AFTER, LLM_BUSY_RETRY_AFTER.to_string())]
+        }
         _ => Vec::new(),
     }
 }

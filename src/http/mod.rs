@@ -4,6 +4,7 @@
 mod app;
 mod auth;
 mod browser;
+mod disconnect;
 mod error;
 mod extract;
 mod paths;

@@ -1,13 +1,20 @@
 //! What every handler can reach.
 
 use crate::health::HealthProbe;
-use crate::service::{Authenticator, FailureThrottle, Services};
+use std::net::IpAddr;
+
+use uuid::Uuid;
+
+use crate::service::{Authenticator, Services, Throttle};
 
 pub struct AppState {
     pub services: Services,
     pub health: HealthProbe,
     pub auth: Authenticator,
-    pub failures: FailureThrottle,
+    /// Failed authentications per client address (`auth.failed_attempts_per_minute`).
+    pub failures: Throttle<IpAddr>,
+    /// Requests per token (`auth.requests_per_minute`).
+    pub requests: Throttle<Uuid>,
     /// How long a browser session lasts.
     pub session_hours: u64,
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod error;
+mod gate;
 mod history;
 mod personas;
 mod query;
@@ -13,5 +14,5 @@ mod tokens;
 pub use auth::{Authenticator, Caller, Credential, Refusal};
 pub use error::ServiceError;
 pub use services::Services;
-pub use throttle::FailureThrottle;
+pub use throttle::Throttle;
 pub use tokens::{create_token, import_token, list_tokens, revoke_token};

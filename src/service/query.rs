@@ -2,6 +2,7 @@
 //! Every question is kept: an answer is returned only once its trace is stored, and a
 //! question the model could not answer is stored as failed.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -36,24 +37,23 @@ pub struct Answered {
 }
 
 impl Services {
-    /// Asked by the token `token_id` (none where authentication is off).
+    /// Asked by the token `token_id` (none where authentication is off). `client_gone`
+    /// resolves if the client disconnects: the call to the model is then cancelled, and the
+    /// question kept as failed.
     pub async fn ask(
         &self,
         question: Question,
         token_id: Option<Uuid>,
+        client_gone: impl Future<Output = ()>,
     ) -> Result<Answered, ServiceError> {
+        let model = self.model_for(question.mode, question.model.as_ref())?;
         // The database comes first: if it is down the question could not be kept, so the
         // model is not asked at all.
         let system_prompt = self.system_prompt(&question).await?;
-        let model = match &question.model {
-            Some(m) => m.as_str().to_string(),
-            None => self.model_for(question.mode).to_string(),
-        };
         let id = Uuid::new_v4();
         let started = Instant::now();
         let result = self
-            .llm
-            .chat(&model, Some(&system_prompt), question.query.as_str())
+            .call_model(&model, &system_prompt, &question, client_gone)
             .await;
         let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
         let trace = NewTrace {
@@ -66,6 +66,25 @@ impl Services {
                 self.keep_failure(trace, &error).await;
                 Err(error.into())
             }
+        }
+    }
+
+    /// The model's answer, once a slot is free, unless the client goes first.
+    async fn call_model(
+        &self,
+        model: &str,
+        system_prompt: &str,
+        question: &Question,
+        client_gone: impl Future<Output = ()>,
+    ) -> Result<Answer, LlmError> {
+        tokio::pin!(client_gone);
+        let _slot = tokio::select! {
+            slot = self.gate.enter() => slot?,
+            () = &mut client_gone => return Err(LlmError::Cancelled),
+        };
+        tokio::select! {
+            answer = self.llm.chat(model, Some(system_prompt), question.query.as_str()) => answer,
+            () = client_gone => Err(LlmError::Cancelled),
         }
     }
 

@@ -1,8 +1,12 @@
 //! What the use cases share.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::gate::LlmGate;
 use crate::config::Settings;
-use crate::domain::Mode;
-use crate::llm::Llm;
+use crate::domain::{Mode, ModelName, ValidationError};
+use crate::llm::{model_present, Llm};
 use crate::store::Db;
 
 /// The database, the model, and which model each mode uses. Cheap to clone.
@@ -14,6 +18,9 @@ pub struct Services {
     deep_model: String,
     /// The largest response built whole (`http.max_response_bytes`).
     pub(super) max_response_bytes: usize,
+    /// The models a question may name.
+    allowed_models: Vec<String>,
+    pub(super) gate: Arc<LlmGate>,
 }
 
 impl Services {
@@ -24,14 +31,49 @@ impl Services {
             fast_model: settings.ollama.model.clone(),
             deep_model: settings.deep_model().to_string(),
             max_response_bytes: settings.http.max_response_bytes,
+            allowed_models: allowed_models(settings),
+            gate: Arc::new(LlmGate::new(
+                settings.ollama.max_concurrent,
+                settings.ollama.max_queue,
+                Duration::from_secs(settings.ollama.timeout),
+            )),
         }
     }
 
-    /// The configured model for a mode (a question may name another).
-    pub(super) fn model_for(&self, mode: Mode) -> &str {
-        match mode {
-            Mode::Fast => &self.fast_model,
-            Mode::Deep => &self.deep_model,
+    /// The model a question gets: the one it names, if allowed, else its mode's. Any model
+    /// Ollama has is not enough: a large one would be loaded and evict the configured one.
+    pub(super) fn model_for(
+        &self,
+        mode: Mode,
+        named: Option<&ModelName>,
+    ) -> Result<String, ValidationError> {
+        match named {
+            None => Ok(match mode {
+                Mode::Fast => self.fast_model.clone(),
+                Mode::Deep => self.deep_model.clone(),
+            }),
+            Some(name) if model_present(&self.allowed_models, name.as_str()) => {
+                Ok(name.as_str().to_string())
+            }
+            Some(name) => Err(ValidationError::ModelNotAllowed(
+                name.as_str().to_string(),
+                self.allowed_models
+                    .iter()
+                    .map(|m| format!("{m:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )),
         }
     }
+}
+
+fn allowed_models(settings: &Settings) -> Vec<String> {
+    let mut models = vec![
+        settings.ollama.model.clone(),
+        settings.deep_model().to_string(),
+    ];
+    models.extend(settings.ollama.allowed_models.iter().cloned());
+    models.sort();
+    models.dedup();
+    models
 }

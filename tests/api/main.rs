@@ -10,6 +10,7 @@ mod browser;
 mod health;
 mod http;
 mod input;
+mod llm_limits;
 mod migrations;
 mod query;
 mod session;

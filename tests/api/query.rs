@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::kit::{error_code, settings, TestApp, DEEP_MODEL, MODEL};
+use crate::kit::{error_code, fresh_database, settings, start_ollama, TestApp, DEEP_MODEL, MODEL};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_query_is_answered_by_ollama_and_stored() {
@@ -82,7 +82,12 @@ async fn a_requested_model_is_used() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_model_is_502_naming_it_and_kept() {
-    let app = TestApp::spawn().await;
+    // Allowed here, but Ollama does not have it.
+    let db = fresh_database().await;
+    let ollama = start_ollama().await;
+    let mut s = settings(&db.url, &ollama.url());
+    s.ollama.allowed_models = vec!["mistral:7b".into()];
+    let app = TestApp::spawn_with(s, ollama).await;
 
     let (status, body) = app
         .query(json!({ "query": "hi", "model": "mistral:7b" }))

@@ -18,6 +18,7 @@
 //! - [`traces`]: the rows of `consciousness_traces` as a typed [`Trace`].
 //! - [`scratch`]: a temporary directory removed on drop.
 //! - [`fake_ollama`]: an in-process Ollama speaking its wire protocol.
+//! - [`silent_ollama`]: an "Ollama" that never answers and notes when maia hangs up.
 //!
 //! # Logs: `TEST_LOG`
 //!
@@ -51,6 +52,7 @@ pub mod log;
 pub mod process;
 pub mod scratch;
 pub mod settings;
+pub mod silent_ollama;
 pub mod tokens;
 pub mod traces;
 

@@ -1,9 +1,10 @@
 //! `POST /api/consciousness/query`: a question in, an answer out, the trace kept.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::domain::Question;
+use crate::http::disconnect::client_gone;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::service::Caller;
@@ -17,6 +18,7 @@ pub struct QueryBody {
 }
 
 pub async fn query(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<QueryBody>,
@@ -28,6 +30,9 @@ pub async fn query(
         body.persona.as_deref(),
         body.model.as_deref(),
     )?;
-    let answered = state.services.ask(question, caller.token_id).await?;
+    let answered = state
+        .services
+        .ask(question, caller.token_id, client_gone(&req))
+        .await?;
     Ok(HttpResponse::Ok().json(answered))
 }
