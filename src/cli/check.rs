@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::config::{Settings, SettingsError};
+use crate::config::{redacted_http_url, Settings, SettingsError};
 use crate::llm::{model_present, Llm};
 use crate::sovereignty::{self, Verdict};
 use crate::store;
@@ -142,7 +142,10 @@ async fn check_ollama(report: &mut Report, settings: &Settings) {
     match llm.version().await {
         Ok(v) => report.push(
             "ollama",
-            Ok(format!("{} answers (version {v})", settings.ollama.url)),
+            Ok(format!(
+                "{} answers (version {v})",
+                redacted_http_url(&settings.ollama.url)
+            )),
         ),
         Err(e) => return report.push("ollama", Err(e.to_string())),
     }

@@ -80,59 +80,62 @@ fn parse_url(raw: &str) -> Result<tokio_postgres::Config, DatabaseUrlError> {
     tokio_postgres::Config::from_str(&normalised).map_err(|e| DatabaseUrlError(e.to_string()))
 }
 
-/// `database.url` as `maia config` shows it: the URL without its password.
+/// `database.url` as `maia config` shows it: rebuilt from what it parses to, without its
+/// password, so no spelling of the URL (spaces, quotes, percent-encoded keys) can carry the
+/// password through.
 fn shown_url<S: Serializer>(url: &Secret, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&redact_url(url.expose()))
+    serializer.serialize_str(&redacted_url(url.expose()))
 }
 
-/// Hides the password of a PostgreSQL URL (`postgresql://u:p@h/db`) or key=value string.
-fn redact_url(url: &str) -> String {
-    if let Some(rest) = url
-        .strip_prefix("postgresql://")
-        .or_else(|| url.strip_prefix("postgres://"))
-    {
-        let scheme = &url[..url.len() - rest.len()];
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(authority_end);
-        let authority = match authority.rfind('@') {
-            Some(at) => {
-                let userinfo = &authority[..at];
-                let user = userinfo.split(':').next().unwrap_or("");
-                let redacted = if userinfo.contains(':') {
-                    format!("{user}:[redacted]")
-                } else {
-                    user.to_string()
-                };
-                format!("{redacted}{}", &authority[at..])
-            }
-            None => authority.to_string(),
-        };
-        let tail = redact_password_param(tail, '&');
-        format!("{scheme}{authority}{tail}")
-    } else {
-        redact_password_param(url, ' ')
-    }
-}
-
-fn redact_password_param(text: &str, separator: char) -> String {
-    let (head, query) = match separator {
-        '&' => match text.find('?') {
-            Some(q) => (&text[..=q], &text[q + 1..]),
-            None => return text.to_string(),
-        },
-        _ => ("", text),
+/// The connection string's parts as `key=value` pairs, the password replaced by a marker.
+pub fn redacted_url(raw: &str) -> String {
+    let Ok(config) = parse_url(raw) else {
+        return "[not a connection string; not shown]".into();
     };
-    let parts: Vec<String> = query
-        .split(separator)
-        .map(|part| {
-            if part.trim_start().starts_with("password=") {
-                "password=[redacted]".to_string()
-            } else {
-                part.to_string()
-            }
-        })
-        .collect();
-    format!("{head}{}", parts.join(&separator.to_string()))
+    let mut parts = Vec::new();
+    for host in config.get_hosts() {
+        parts.push(match host {
+            Host::Tcp(name) => ("host", name.clone()),
+            Host::Unix(path) => ("host", path.display().to_string()),
+        });
+    }
+    for addr in config.get_hostaddrs() {
+        parts.push(("hostaddr", addr.to_string()));
+    }
+    for port in config.get_ports() {
+        parts.push(("port", port.to_string()));
+    }
+    let optional = [
+        ("user", config.get_user()),
+        ("dbname", config.get_dbname()),
+        ("options", config.get_options()),
+        ("application_name", config.get_application_name()),
+    ];
+    for (key, value) in optional {
+        if let Some(value) = value {
+            parts.push((key, value.to_string()));
+        }
+    }
+    parts.push((
+        "sslmode",
+        format!("{:?}", config.get_ssl_mode()).to_lowercase(),
+    ));
+    if config.get_password().is_some() {
+        parts.push(("password", super::secret::REDACTED.to_string()));
+    }
+    parts
+        .iter()
+        .map(|(key, value)| format!("{key}={}", quoted(value)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A value as libpq's key=value syntax writes it: quoted when it holds spaces or quotes.
+fn quoted(value: &str) -> String {
+    if !value.is_empty() && !value.contains([' ', '\'', '\\']) {
+        return value.to_string();
+    }
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 #[cfg(test)]
@@ -140,23 +143,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redaction_hides_passwords_in_both_connection_string_forms() {
+    fn no_spelling_of_a_password_survives_redaction() {
+        for url in [
+            "postgresql://maia:hunter2@db:5432/maia?sslmode=require",
+            "postgres://db/maia?user=maia&password=hunter2",
+            "postgres://db/maia?user=maia&pass%77ord=hunter2",
+            "host=db user=maia password=hunter2 dbname=maia",
+            "host=db user=maia password = hunter2 dbname=maia",
+            "host=db\tuser=maia\tpassword=hunter2\ndbname=maia",
+            "host=db user=maia password='hunter2 with spaces' dbname=maia",
+            "host=db password='it\\'s hunter2' user=maia",
+        ] {
+            let shown = redacted_url(url);
+            assert!(!shown.contains("hunter2"), "{url} → {shown}");
+            assert!(shown.contains("password=[redacted]"), "{url} → {shown}");
+            assert!(
+                shown.contains("host=db") && shown.contains("user=maia"),
+                "{url} → {shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_url_without_a_password_shows_its_parts() {
+        let shown = redacted_url("postgresql:///maia?host=/run/postgresql&user=maia");
         assert_eq!(
-            redact_url("postgresql://maia:s3cret@db:5432/maia?sslmode=require"),
-            "postgresql://maia:[redacted]@db:5432/maia?sslmode=require"
+            shown,
+            "host=/run/postgresql user=maia dbname=maia sslmode=prefer"
         );
-        assert_eq!(
-            redact_url("postgres://db/maia?user=maia&password=s3cret"),
-            "postgres://db/maia?user=maia&password=[redacted]"
-        );
-        assert_eq!(
-            redact_url("host=db user=maia password=s3cret dbname=maia"),
-            "host=db user=maia password=[redacted] dbname=maia"
-        );
-        assert_eq!(
-            redact_url("postgresql:///maia?host=/run/postgresql"),
-            "postgresql:///maia?host=/run/postgresql"
-        );
+        assert!(!redacted_url("host=db password='unclosed").contains("unclosed"));
     }
 
     #[test]

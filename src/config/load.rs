@@ -113,11 +113,52 @@ fn read_file(path: &Path) -> Result<Table, SettingsError> {
     })?;
     let table: Table = text
         .parse()
-        .map_err(|e: toml::de::Error| invalid(e.to_string()))?;
+        .map_err(|e: toml::de::Error| invalid(masked(&e.to_string())))?;
     // Unknown keys and wrong types are the file's fault, and said so, before the
     // environment is laid over it.
     deserialize(table.clone()).map_err(|e| invalid(e.to_string()))?;
     Ok(table)
+}
+
+/// A TOML error quotes the line at fault: values of keys that look secret, and passwords in
+/// URLs, are masked in it (a misspelt `pasword = "…"` is still a password).
+fn masked(message: &str) -> String {
+    message
+        .lines()
+        .map(|line| match line.split_once('|') {
+            Some((gutter, code)) => format!("{gutter}|{}", masked_code(code)),
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+// Loose on purpose: a misspelt key (`pasword`, `passwd`, `pw`) holds a secret all the same.
+const SECRET_WORDS: &[&str] = &["pas", "pw", "secret", "token", "key", "cred", "auth"];
+
+fn masked_code(code: &str) -> String {
+    if let Some((key, _)) = code.split_once('=') {
+        let key_lower = key.to_ascii_lowercase();
+        if SECRET_WORDS.iter().any(|w| key_lower.contains(w)) {
+            return format!("{key}= {}", super::secret::REDACTED);
+        }
+    }
+    // `scheme://user:password@host`
+    match (code.find("://"), code.rfind('@')) {
+        (Some(start), Some(at)) if at > start => {
+            let userinfo = &code[start + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!(
+                    "{}{user}:{}{}",
+                    &code[..start + 3],
+                    super::secret::REDACTED,
+                    &code[at..]
+                ),
+                None => code.to_string(),
+            }
+        }
+        _ => code.to_string(),
+    }
 }
 
 /// Deserializes, naming the key at fault (`database.pool_size: invalid type ...`).
@@ -377,6 +418,29 @@ mod tests {
     }
 
     #[test]
+    fn a_broken_file_does_not_quote_its_secrets() {
+        for line in [
+            "pasword = \"hunter2",
+            "password = hunter2 oops",
+            "api_key = 'hunter2",
+            "url = \"postgresql://maia:hunter2@db/maia\" oops",
+        ] {
+            let dir = std::env::temp_dir().join(format!("maia-masked-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("maia.toml");
+            std::fs::write(&path, format!("[database]\n{line}\n")).unwrap();
+            let err = load(&Sources {
+                file: Some(path),
+                env: BTreeMap::new(),
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(!err.contains("hunter2"), "{line}: {err}");
+            assert!(err.contains("maia.toml") && err.contains("line 2"), "{err}");
+        }
+    }
+
+    #[test]
     fn debug_and_serialized_output_never_show_secrets() {
         let s = load(&env(&[
             (
@@ -384,11 +448,14 @@ mod tests {
                 "postgresql://maia:hunter2@127.0.0.1/maia",
             ),
             ("MAIA_DATABASE__PASSWORD", "hunter3"),
+            ("MAIA_OLLAMA__URL", "http://proxy:hunter4@10.0.0.2:11434"),
         ]))
         .unwrap()
         .settings;
-        let shown = format!("{s:?}{}", toml::to_string(&s).unwrap());
-        assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(!shown.contains("hunter3"), "{shown}");
+        let shown = toml::to_string(&s).unwrap();
+        for secret in ["hunter2", "hunter3", "hunter4"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(!format!("{s:?}").contains("hunter2"), "{s:?}");
     }
 }

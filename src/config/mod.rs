@@ -9,4 +9,6 @@ mod settings;
 pub use database::DatabaseSettings;
 pub use load::{load, SettingsError, Sources};
 pub use secret::Secret;
-pub use settings::{AuthSettings, LogFormat, LogSettings, OllamaSettings, Settings};
+pub use settings::{
+    redacted_http_url, AuthSettings, LogFormat, LogSettings, OllamaSettings, Settings,
+};

@@ -45,7 +45,9 @@ pub struct HttpSettings {
 #[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct OllamaSettings {
+    /// The Ollama server. A user name or password in it (a proxy's) is shown as `[redacted]`.
     #[default = "http://127.0.0.1:11434"]
+    #[serde(serialize_with = "shown_http_url")]
     pub url: String,
     /// Model for `fast` mode.
     #[default = "llama3.2:3b"]
@@ -112,6 +114,23 @@ pub struct LogSettings {
     pub level: String,
 }
 
+fn shown_http_url<S: serde::Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&redacted_http_url(url))
+}
+
+/// `url` without the user name and password it may carry (anything before `@`).
+pub fn redacted_http_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            format!("{parsed} (credentials {})", super::secret::REDACTED)
+        }
+        Ok(_) => url.to_string(),
+        Err(_) => "[not a URL; not shown]".into(),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
 pub struct InvalidSettings(pub String);
@@ -151,7 +170,7 @@ impl Settings {
             _ => {
                 return invalid(format!(
                     "ollama.url = {:?} is not an http(s) URL (e.g. http://127.0.0.1:11434)",
-                    self.ollama.url
+                    redacted_http_url(&self.ollama.url)
                 ))
             }
         }

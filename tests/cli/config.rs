@@ -183,3 +183,58 @@ fn invalid_values_are_clear_errors_naming_the_variable_and_the_key() {
     assert!(!variant_ok);
     assert!(variant.contains("log.format: unknown variant"), "{variant}");
 }
+
+/// The database URL and Ollama URL forms a password can hide in, as `maia config` and
+/// `maia check --offline` print them: never the password.
+#[test]
+fn no_spelling_of_a_password_is_printed_by_config_or_check() {
+    let forms = [
+        (
+            "MAIA_DATABASE__URL",
+            "postgresql://maia:hunter2@10.0.0.5/maia",
+        ),
+        (
+            "MAIA_DATABASE__URL",
+            "host=10.0.0.5 user=maia password = hunter2 dbname=maia",
+        ),
+        (
+            "MAIA_DATABASE__URL",
+            "host=10.0.0.5\tuser=maia\npassword=hunter2",
+        ),
+        (
+            "MAIA_DATABASE__URL",
+            "postgres://10.0.0.5/maia?user=maia&pass%77ord=hunter2",
+        ),
+        (
+            "MAIA_DATABASE__URL",
+            "host=10.0.0.5 password='hunter2 and more' user=maia",
+        ),
+        ("MAIA_OLLAMA__URL", "http://proxy:hunter2@10.0.0.6:11434"),
+    ];
+    for (var, value) in forms {
+        let (ok, out, err) = effective(&[], &[(var, value)]);
+        let mut check = maia();
+        check.args(["check", "--offline"]).env(var, value);
+        let checked = check.output().unwrap();
+        let all = format!(
+            "{out}{err}{}{}",
+            String::from_utf8_lossy(&checked.stdout),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+        assert!(ok, "{value}: {err}");
+        assert!(!all.contains("hunter2"), "{value}:\n{all}");
+        assert!(
+            all.contains("[redacted]"),
+            "{value}: the password's presence is shown:\n{all}"
+        );
+    }
+}
+
+#[test]
+fn a_broken_file_does_not_quote_the_secret_in_it() {
+    let dir = Scratch::new("config-broken");
+    let file = dir.write("maia.toml", "[database]\npasword = \"hunter2\n");
+    let (ok, _, err) = effective(&["--config", file.to_str().unwrap()], &[]);
+    assert!(!ok);
+    assert!(err.contains("line 2") && !err.contains("hunter2"), "{err}");
+}
