@@ -14,7 +14,7 @@ use crate::store::{self, Db, StoreError};
 
 const CACHE_FOR: Duration = Duration::from_secs(1);
 /// A database probe that takes longer than this counts as unavailable.
-const DB_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DB_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -29,6 +29,10 @@ pub struct DatabaseSettings {
     /// Seconds to wait for a connection (also the pool's wait limit).
     #[default = 5]
     pub connect_timeout: u64,
+    /// Seconds any statement may run before PostgreSQL cancels it (the request then gets
+    /// 503 `database_busy`); maia gives up itself 2 s later if PostgreSQL does not answer.
+    #[default = 30]
+    pub statement_timeout: u64,
     /// Extra PEM CA certificates for `sslmode=require` (managed databases with a private CA).
     pub ca_file: Option<PathBuf>,
 }

@@ -149,6 +149,10 @@ impl Settings {
         for (key, value) in [
             ("database.pool_size", self.database.pool_size as u64),
             ("database.connect_timeout", self.database.connect_timeout),
+            (
+                "database.statement_timeout",
+                self.database.statement_timeout,
+            ),
             ("ollama.timeout", self.ollama.timeout),
             ("ollama.max_concurrent", self.ollama.max_concurrent as u64),
             (

@@ -134,7 +134,10 @@ fn app_state(settings: &Settings) -> Result<web::Data<AppState>, StartupError> {
         );
     }
     Ok(web::Data::new(AppState {
-        health: HealthProbe::new(db.clone(), llm.clone()),
+        health: HealthProbe::new(
+            Db::for_probes(&settings.database, crate::health::DB_PROBE_TIMEOUT)?,
+            llm.clone(),
+        ),
         auth: Authenticator::new(db.clone(), &settings.auth),
         failures: Throttle::new(settings.auth.failed_attempts_per_minute),
         requests: Throttle::new(settings.auth.requests_per_minute),

@@ -118,6 +118,16 @@ fn describe_store(error: &StoreError) -> (StatusCode, &'static str, String) {
             "database_unavailable",
             "the database is unavailable; try again shortly".into(),
         ),
+        StoreError::Busy(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_busy",
+            "the database is busy; try again shortly".into(),
+        ),
+        StoreError::Timeout(after) => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "database_timeout",
+            format!("the database did not answer within {} s", after.as_secs()),
+        ),
         StoreError::Query(_) | StoreError::Migration(_) | StoreError::Setup(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",

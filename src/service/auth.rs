@@ -143,11 +143,16 @@ impl Authenticator {
                 return Ok(grant.clone());
             }
         }
-        let db = self.db.conn().await?;
-        let grant = match kind {
-            Kind::Bearer => store::find_token(&**db, hash).await?,
-            Kind::Session => store::find_session(&**db, hash).await?,
-        };
+        let grant = self
+            .db
+            .bounded(async {
+                let db = self.db.conn().await?;
+                match kind {
+                    Kind::Bearer => store::find_token(&**db, hash).await,
+                    Kind::Session => store::find_session(&**db, hash).await,
+                }
+            })
+            .await?;
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= CACHE_LIMIT {
             cache.retain(|_, (at, _)| at.elapsed() < CACHE_FOR);
@@ -176,7 +181,8 @@ impl Authenticator {
         }
         let db = self.db.clone();
         tokio::spawn(async move {
-            let result = async { store::touch_token(&**db.conn().await?, token_id).await }.await;
+            let work = async { store::touch_token(&**db.conn().await?, token_id).await };
+            let result = db.bounded(work).await;
             if let Err(e) = result {
                 tracing::debug!(error = %e, "could not record a token's last use");
             }
@@ -217,8 +223,11 @@ impl Authenticator {
         let secret = TokenSecret::generate_session();
         let expires_at =
             Utc::now() + chrono::Duration::hours(hours.try_into().unwrap_or(i64::MAX / 3600));
-        let db = self.db.conn().await?;
-        store::insert_session(&**db, &secret.hash(), token_id, expires_at).await?;
+        let hash = secret.hash();
+        let work = async {
+            store::insert_session(&**self.db.conn().await?, &hash, token_id, expires_at).await
+        };
+        self.db.bounded(work).await?;
         Ok(Ok(Session { secret, expires_at }))
     }
 
@@ -228,7 +237,7 @@ impl Authenticator {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&(Kind::Session as u8, *hash_bytes(&hash)));
-        let db = self.db.conn().await?;
-        store::delete_session(&**db, &hash).await
+        let work = async { store::delete_session(&**self.db.conn().await?, &hash).await };
+        self.db.bounded(work).await
     }
 }

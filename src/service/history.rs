@@ -23,8 +23,12 @@ impl Services {
         before: Option<Uuid>,
         token_id: Option<Uuid>,
     ) -> Result<TracePage, ServiceError> {
-        let db = self.db.conn().await?;
-        let mut traces = store::list_traces(&**db, limit, before, token_id)
+        let mut traces = self
+            .db
+            .bounded(async {
+                let db = self.db.conn().await?;
+                store::list_traces(&**db, limit, before, token_id).await
+            })
             .await?
             .ok_or(ServiceError::UnknownCursor)?;
         let full = traces.len() as i64 == limit;
@@ -41,15 +45,18 @@ impl Services {
     }
 
     pub async fn trace(&self, id: Uuid) -> Result<Trace, ServiceError> {
-        let db = self.db.conn().await?;
-        store::get_trace(&**db, id)
+        self.db
+            .bounded(async { store::get_trace(&**self.db.conn().await?, id).await })
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("no trace with id {id}")))
     }
 
     pub async fn forget_trace(&self, id: Uuid) -> Result<(), ServiceError> {
-        let db = self.db.conn().await?;
-        if store::delete_trace(&**db, id).await? {
+        let deleted = self
+            .db
+            .bounded(async { store::delete_trace(&**self.db.conn().await?, id).await })
+            .await?;
+        if deleted {
             Ok(())
         } else {
             Err(ServiceError::NotFound(format!("no trace with id {id}")))

@@ -6,7 +6,7 @@ use crate::store::{self, Persona};
 
 impl Services {
     pub async fn personas(&self) -> Result<Vec<Persona>, ServiceError> {
-        let db = self.db.conn().await?;
-        Ok(store::list_personas(&**db).await?)
+        let work = async { store::list_personas(&**self.db.conn().await?).await };
+        Ok(self.db.bounded(work).await?)
     }
 }

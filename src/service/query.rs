@@ -91,24 +91,31 @@ impl Services {
     /// The persona's prompt (or the base one), with the deep-mode suffix. A connection is
     /// taken either way: that is what shows the database is there.
     async fn system_prompt(&self, question: &Question) -> Result<String, ServiceError> {
-        let db = self.db.conn().await?;
-        let prompt = match &question.persona {
-            None => BASE_PROMPT.to_string(),
-            Some(name) => match store::find_persona(&**db, name.as_str()).await? {
-                Some(p) => p.system_prompt,
-                None => {
-                    let known: Vec<String> = store::list_personas(&**db)
-                        .await?
-                        .into_iter()
-                        .map(|p| format!("{:?}", p.name))
-                        .collect();
-                    return Err(ServiceError::UnknownPersona {
-                        name: name.as_str().to_string(),
-                        known: known.join(", "),
-                    });
+        let found = self
+            .db
+            .bounded(async {
+                let db = self.db.conn().await?;
+                match &question.persona {
+                    None => Ok(Ok(BASE_PROMPT.to_string())),
+                    Some(name) => match store::find_persona(&**db, name.as_str()).await? {
+                        Some(p) => Ok(Ok(p.system_prompt)),
+                        None => Ok(Err(store::list_personas(&**db).await?)),
+                    },
                 }
-            },
-        };
+            })
+            .await?;
+        let prompt = found.map_err(|known| ServiceError::UnknownPersona {
+            name: question
+                .persona
+                .as_ref()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
+            known: known
+                .iter()
+                .map(|p| format!("{:?}", p.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
         Ok(match question.mode {
             Mode::Fast => prompt,
             Mode::Deep => format!("{prompt}\n\n{DEEP_SUFFIX}"),
@@ -161,18 +168,17 @@ impl Services {
         }
     }
 
-    /// Stores a trace, retrying while the database is unavailable; the insert is
+    /// Stores a trace, retrying while the database is unavailable or busy; the insert is
     /// idempotent on its id.
     async fn save_trace(&self, trace: &NewTrace<'_>) -> Result<DateTime<Utc>, StoreError> {
         let mut delays = SAVE_RETRY_DELAYS_MS.iter();
         loop {
-            let attempt = async {
-                let db = self.db.conn().await?;
-                store::insert_trace(&**db, trace).await
-            }
-            .await;
+            let attempt = self
+                .db
+                .bounded(async { store::insert_trace(&**self.db.conn().await?, trace).await })
+                .await;
             match (attempt, delays.next()) {
-                (Err(e), Some(ms)) if e.is_unavailable() => {
+                (Err(e), Some(ms)) if e.is_transient() => {
                     tracing::warn!(trace_id = %trace.id, error = %e, "storing the trace failed; retrying");
                     tokio::time::sleep(Duration::from_millis(*ms)).await;
                 }

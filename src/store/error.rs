@@ -14,6 +14,13 @@ pub enum StoreError {
     /// PostgreSQL answered with an error: a bug on our side or a schema it does not know.
     #[error("the database answered with an error: {0}")]
     Query(tokio_postgres::Error),
+    /// PostgreSQL is there but every pooled connection is taken, or a statement ran past
+    /// `statement_timeout` (a lock held elsewhere, say): try again later.
+    #[error("the database is busy: {0}")]
+    Busy(Source),
+    /// The database did not answer a statement within this long (a stopped server).
+    #[error("the database did not answer within {} s", .0.as_secs())]
+    Timeout(std::time::Duration),
     /// A migration failed to apply.
     #[error("migration failed: {0}")]
     Migration(Source),
@@ -25,6 +32,14 @@ pub enum StoreError {
 impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))
+    }
+
+    /// Worth trying again shortly: the database was down, busy, or slow to answer.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::Busy(_) | StoreError::Timeout(_)
+        )
     }
 }
 
@@ -46,6 +61,9 @@ impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
         if unavailable(&e) {
             StoreError::Unavailable(e.into())
+        } else if e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) {
+            // 57014: cancelled by statement_timeout.
+            StoreError::Busy(e.into())
         } else {
             StoreError::Query(e)
         }
@@ -56,6 +74,8 @@ impl From<PoolError> for StoreError {
     fn from(e: PoolError) -> Self {
         match e {
             PoolError::Backend(e) => e.into(),
+            // Waited for a free connection: the pool is busy, the database may well be up.
+            PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => StoreError::Busy(e.into()),
             // Timeouts (no connection in time), a closed pool, a failed hook: not there.
             other => StoreError::Unavailable(other.into()),
         }

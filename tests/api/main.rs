@@ -7,6 +7,7 @@ mod kit;
 
 mod auth;
 mod browser;
+mod database;
 mod health;
 mod http;
 mod input;

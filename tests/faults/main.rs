@@ -5,12 +5,14 @@
 //! - R3 `concurrent_start`: four `maia serve` processes at once on an empty database.
 //! - R4 `sigterm`: SIGTERM to `maia serve` with requests in flight.
 //! - R5 `fuzz`: arbitrary bytes and JSON shapes to every endpoint.
+//! - R6 `db_stall`: a database that stops answering without refusing anything.
 
 #[path = "../kit/mod.rs"]
 mod kit;
 
 mod concurrent_start;
 mod db_restart;
+mod db_stall;
 mod fuzz;
 mod ollama;
 mod sigterm;

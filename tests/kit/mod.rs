@@ -19,6 +19,7 @@
 //! - [`scratch`]: a temporary directory removed on drop.
 //! - [`fake_ollama`]: an in-process Ollama speaking its wire protocol.
 //! - [`silent_ollama`]: an "Ollama" that never answers and notes when maia hangs up.
+//! - [`stall_proxy`]: a TCP proxy that can stop forwarding, as a stopped database does.
 //!
 //! # Logs: `TEST_LOG`
 //!
@@ -53,6 +54,7 @@ pub mod process;
 pub mod scratch;
 pub mod settings;
 pub mod silent_ollama;
+pub mod stall_proxy;
 pub mod tokens;
 pub mod traces;
 
