@@ -21,7 +21,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 pub enum LlmError {
     #[error("Ollama is unreachable: {0}")]
     Unreachable(String),
-    #[error("Ollama did not answer within {0:?}")]
+    #[error("Ollama sent nothing for {} s (ollama.timeout)", .0.as_secs())]
     Timeout(Duration),
     #[error("model {0:?} is not available on the Ollama server")]
     ModelNotFound(String),
@@ -33,6 +33,20 @@ pub enum LlmError {
     /// The client went away before the answer; the call was cancelled.
     #[error("cancelled: the client disconnected before the answer")]
     Cancelled,
+}
+
+impl LlmError {
+    /// The error's code, in HTTP answers and kept with a failed trace.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LlmError::Unreachable(_) => "llm_unavailable",
+            LlmError::Timeout(_) => "llm_timeout",
+            LlmError::ModelNotFound(_) => "model_not_found",
+            LlmError::Upstream(_) => "llm_error",
+            LlmError::Busy => "llm_busy",
+            LlmError::Cancelled => "client_closed_request",
+        }
+    }
 }
 
 /// The Ollama client could not be set up (a URL or TLS problem); found at start, never
@@ -93,11 +107,12 @@ impl Llm {
         }
         messages.push(ChatMessage::user(query.to_string()));
         let request = ChatMessageRequest::new(model.to_string(), messages);
+        let started = std::time::Instant::now();
         let response = self
             .ollama
             .send_chat_messages(request)
             .await
-            .map_err(|e| self.classify(model, e))?;
+            .map_err(|e| self.classify(model, e, started.elapsed()))?;
         let counts = response.final_data.as_ref();
         Ok(Answer {
             content: response.message.content,
@@ -106,9 +121,9 @@ impl Llm {
         })
     }
 
-    fn classify(&self, model: &str, error: OllamaError) -> LlmError {
+    fn classify(&self, model: &str, error: OllamaError, after: Duration) -> LlmError {
         match error {
-            OllamaError::ReqwestError(e) => self.classify_http(e),
+            OllamaError::ReqwestError(e) => self.classify_http(e, after),
             // Non-2xx answers arrive as the raw body: `{"error": "..."}`.
             OllamaError::Other(body) => {
                 let message = serde_json::from_str::<ErrorBody>(&body)
@@ -126,14 +141,20 @@ impl Llm {
         }
     }
 
-    fn classify_http(&self, e: reqwest::Error) -> LlmError {
-        if e.is_timeout() {
+    /// What went wrong, truthfully: a "timed out" from the network (the kernel giving up on
+    /// a connection after about 30 s, say) is not our `ollama.timeout`, and says how long
+    /// it took. The whole error chain goes to the log.
+    fn classify_http(&self, e: reqwest::Error, after: Duration) -> LlmError {
+        let chain = error_chain(&e);
+        tracing::warn!(error = %chain, after_ms = after.as_millis() as u64, "the call to Ollama failed");
+        let took = format!("after {:.1} s", after.as_secs_f64());
+        if e.is_connect() {
+            LlmError::Unreachable(format!("{took}: {chain}"))
+        } else if e.is_timeout() && after + Duration::from_millis(500) >= self.timeout {
             LlmError::Timeout(self.timeout)
-        } else if e.is_connect() {
-            LlmError::Unreachable(error_chain(&e))
         } else {
-            // The connection broke mid-answer, or the body was not HTTP.
-            LlmError::Upstream(error_chain(&e))
+            // The connection broke or timed out below HTTP, or the body was not HTTP.
+            LlmError::Upstream(format!("the connection to Ollama failed {took}: {chain}"))
         }
     }
 
@@ -172,7 +193,7 @@ impl Llm {
             .timeout(PROBE_TIMEOUT)
             .send()
             .await
-            .map_err(|e| self.classify_http(e))?;
+            .map_err(|e| self.classify_http(e, PROBE_TIMEOUT))?;
         if !response.status().is_success() {
             return Err(LlmError::Upstream(format!(
                 "{path} answered {}",

@@ -138,45 +138,37 @@ fn describe_store(error: &StoreError) -> (StatusCode, &'static str, String) {
 
 fn describe_llm(error: &LlmError) -> (StatusCode, &'static str, String) {
     const KEPT: &str = "the query was saved as failed";
-    match error {
+    let (status, message) = match error {
         LlmError::Unreachable(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            "llm_unavailable",
-            format!("the language model (Ollama) is unreachable; {KEPT}"),
+            "the language model (Ollama) is unreachable".to_string(),
         ),
         LlmError::Timeout(t) => (
             StatusCode::GATEWAY_TIMEOUT,
-            "llm_timeout",
-            format!(
-                "the language model did not answer within {} s; {KEPT}",
-                t.as_secs()
-            ),
+            format!("the language model sent nothing for {} s", t.as_secs()),
         ),
         LlmError::ModelNotFound(m) => (
             StatusCode::BAD_GATEWAY,
-            "model_not_found",
             format!(
                 "model {m:?} is not available on the Ollama server (pull it with \
-                 `ollama pull {m}`); {KEPT}"
+                 `ollama pull {m}`)"
             ),
         ),
         LlmError::Upstream(_) => (
             StatusCode::BAD_GATEWAY,
-            "llm_error",
-            format!("the language model returned an error; {KEPT}"),
+            "the language model returned an error".to_string(),
         ),
         LlmError::Busy => (
             StatusCode::SERVICE_UNAVAILABLE,
-            "llm_busy",
-            format!("the language model is busy; retry in a few seconds; {KEPT}"),
+            "the language model is busy; retry in a few seconds".to_string(),
         ),
         // Nobody reads this one: the client is gone. nginx's 499 says so in logs.
         LlmError::Cancelled => (
             StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
-            "client_closed_request",
-            format!("the client disconnected before the answer; {KEPT}"),
+            "the client disconnected before the answer".to_string(),
         ),
-    }
+    };
+    (status, error.code(), format!("{message}; {KEPT}"))
 }
 
 /// The same reason is never worded to tell whether a token's name exists: the codes speak

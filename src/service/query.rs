@@ -156,6 +156,7 @@ impl Services {
         let trace = NewTrace {
             status: TraceStatus::Failed,
             error: Some(&text),
+            error_code: Some(error.code()),
             ..trace
         };
         match self.save_trace(&trace).await {
@@ -204,6 +205,7 @@ fn new_trace<'a>(
         model,
         status: TraceStatus::Ok,
         error: None,
+        error_code: None,
         latency_ms,
         prompt_tokens: None,
         completion_tokens: None,

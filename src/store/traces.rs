@@ -34,7 +34,10 @@ pub struct NewTrace<'a> {
     pub persona: Option<&'a str>,
     pub model: &'a str,
     pub status: TraceStatus,
+    /// The full detail, for the owner.
     pub error: Option<&'a str>,
+    /// What kind of failure, for everyone who may read the history.
+    pub error_code: Option<&'a str>,
     pub latency_ms: i32,
     pub prompt_tokens: Option<i32>,
     pub completion_tokens: Option<i32>,
@@ -52,6 +55,7 @@ pub struct Trace {
     pub model: String,
     pub status: String,
     pub error: Option<String>,
+    pub error_code: Option<String>,
     pub latency_ms: i32,
     pub prompt_tokens: Option<i32>,
     pub completion_tokens: Option<i32>,
@@ -70,6 +74,7 @@ impl From<&Row> for Trace {
             model: row.get("model"),
             status: row.get("status"),
             error: row.get("error"),
+            error_code: row.get("error_code"),
             latency_ms: row.get("latency_ms"),
             prompt_tokens: row.get("prompt_tokens"),
             completion_tokens: row.get("completion_tokens"),
@@ -80,7 +85,7 @@ impl From<&Row> for Trace {
 }
 
 const TRACE_COLUMNS: &str = "id, query, response, mode, persona, model, status, error, \
-     latency_ms, prompt_tokens, completion_tokens, token_id, created_at";
+     error_code, latency_ms, prompt_tokens, completion_tokens, token_id, created_at";
 
 /// Inserts a trace and returns its creation time.
 #[tracing::instrument(skip_all, fields(trace_id = %trace.id))]
@@ -91,9 +96,9 @@ pub async fn insert_trace(
     let row = db
         .query_one(
             "INSERT INTO consciousness_traces \
-             (id, query, response, mode, persona, model, status, error, latency_ms, \
-              prompt_tokens, completion_tokens, token_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             (id, query, response, mode, persona, model, status, error, error_code, \
+              latency_ms, prompt_tokens, completion_tokens, token_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id \
              RETURNING created_at",
             &[
@@ -105,6 +110,7 @@ pub async fn insert_trace(
                 &trace.model,
                 &trace.status.as_str(),
                 &trace.error,
+                &trace.error_code,
                 &trace.latency_ms,
                 &trace.prompt_tokens,
                 &trace.completion_tokens,

@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 
+use crate::kit::tokens::{client_with, issue_token};
 use crate::kit::{error_code, TestApp};
 
 /// The ids on a page of `GET /api/traces`, in order.
@@ -130,6 +131,47 @@ async fn personas_are_listed() {
         "coach",
     ] {
         assert!(names.contains(&expected), "{names:?}");
+    }
+    app.stop().await;
+}
+
+/// A failure's detail names internal addresses and operating-system errors: the owner sees
+/// it, a token that may only read sees the code and a general sentence.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failures_detail_is_shown_to_admin_tokens_only() {
+    let app = TestApp::spawn_with_ollama_down().await;
+    let (status, body) = app.query(json!({ "query": "who is there?" })).await;
+    assert_eq!(status, 503, "{body}");
+    let stored = &app.traces().await[0];
+    let detail = stored.error.clone().expect("the detail is stored");
+    assert_eq!(stored.error_code.as_deref(), Some("llm_unavailable"));
+    assert!(detail.contains("127.0.0.1"), "the stored detail: {detail}");
+
+    let reader = issue_token(&app.db_url, "reader", &["read"]).await;
+    let reader = client_with(&reader.token);
+    let path = format!("/api/traces/{}", stored.id);
+    for url in [app.url("/api/traces"), app.url(&path)] {
+        let as_reader: Value = reader.get(&url).send().await.unwrap().json().await.unwrap();
+        let as_admin: Value = app
+            .http
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let (as_reader, as_admin) = match as_reader.get("traces") {
+            Some(traces) => (traces[0].clone(), as_admin["traces"][0].clone()),
+            None => (as_reader, as_admin),
+        };
+        assert_eq!(as_reader["error_code"], "llm_unavailable", "{as_reader}");
+        assert_eq!(
+            as_reader["error"],
+            "the language model (Ollama) was unreachable"
+        );
+        assert_eq!(as_admin["error_code"], "llm_unavailable");
+        assert_eq!(as_admin["error"], detail.as_str());
     }
     app.stop().await;
 }

@@ -142,7 +142,8 @@ async fn ollama_dying_mid_answer_is_a_clear_error_and_every_query_is_kept_as_fai
     let expected = Expected {
         status: 502,
         code: "llm_error",
-        cause: "Ollama returned an error",
+        // What failed and when, not "timed out".
+        cause: "the connection to Ollama failed after 0.",
         hidden: "127.0.0.1",
     };
     let stop_it = async {
@@ -219,7 +220,7 @@ async fn ollama_slower_than_the_timeout_is_a_504_in_time_and_every_query_is_kept
     let expected = Expected {
         status: 504,
         code: "llm_timeout",
-        cause: "did not answer",
+        cause: "Ollama sent nothing for 1 s (ollama.timeout)",
         hidden: "127.0.0.1",
     };
 

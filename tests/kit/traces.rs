@@ -13,6 +13,8 @@ pub struct Trace {
     /// `ok` or `failed`.
     pub status: String,
     pub error: Option<String>,
+    /// The failure's code (`llm_timeout`, ...).
+    pub error_code: Option<String>,
     pub model: String,
     /// `fast` or `deep`.
     pub mode: String,
@@ -34,7 +36,7 @@ pub async fn stored_traces(db_url: &str) -> Vec<Trace> {
     psql(db_url)
         .await
         .query(
-            "SELECT id, query, response, status, error, model, mode, persona, \
+            "SELECT id, query, response, status, error, error_code, model, mode, persona, \
              prompt_tokens, completion_tokens, token_id FROM consciousness_traces \
              ORDER BY created_at DESC, id DESC",
             &[],
@@ -48,6 +50,7 @@ pub async fn stored_traces(db_url: &str) -> Vec<Trace> {
             response: row.get("response"),
             status: row.get("status"),
             error: row.get("error"),
+            error_code: row.get("error_code"),
             model: row.get("model"),
             mode: row.get("mode"),
             persona: row.get("persona"),

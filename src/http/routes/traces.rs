@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
+use crate::service::Caller;
 
 const DEFAULT_LIMIT: i64 = 20;
 const MAX_LIMIT: i64 = 100;
@@ -42,20 +43,25 @@ fn parse_limit(text: Option<&str>) -> Result<i64, ApiError> {
 
 pub async fn list(
     state: web::Data<AppState>,
+    caller: Caller,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = parse_limit(params.limit.as_deref())?;
     let before = params.before.as_deref().map(parse_id).transpose()?;
     let token_id = params.token_id.as_deref().map(parse_token_id).transpose()?;
-    let page = state.services.traces(limit, before, token_id).await?;
+    let page = state
+        .services
+        .traces(&caller, limit, before, token_id)
+        .await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
 pub async fn get(
     state: web::Data<AppState>,
+    caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let trace = state.services.trace(parse_id(&path)?).await?;
+    let trace = state.services.trace(&caller, parse_id(&path)?).await?;
     Ok(HttpResponse::Ok().json(trace))
 }
 
