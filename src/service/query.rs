@@ -170,8 +170,13 @@ impl Services {
     }
 
     /// Stores a trace, retrying while the database is unavailable or busy; the insert is
-    /// idempotent on its id.
+    /// idempotent on its id. The retries together get one statement's bound, not one
+    /// each: a stalled database must not multiply the client's wait.
     async fn save_trace(&self, trace: &NewTrace<'_>) -> Result<DateTime<Utc>, StoreError> {
+        self.db.bounded(self.save_trace_retrying(trace)).await
+    }
+
+    async fn save_trace_retrying(&self, trace: &NewTrace<'_>) -> Result<DateTime<Utc>, StoreError> {
         let mut delays = SAVE_RETRY_DELAYS_MS.iter();
         loop {
             let attempt = self
