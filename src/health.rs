@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio::sync::Mutex;
 
 use crate::llm::Llm;
-use crate::store::{self, Db, StoreError};
+use crate::store::{self, Db, MigrationStatus, StoreError};
 
 const CACHE_FOR: Duration = Duration::from_secs(1);
 /// A database probe that takes longer than this counts as unavailable.
@@ -28,6 +28,8 @@ pub enum Status {
 pub struct MigrationCounts {
     pub applied: usize,
     pub pending: usize,
+    /// Recorded in the database, unknown to this binary: a newer maia migrated it.
+    pub unknown: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -51,16 +53,15 @@ pub struct Report {
     pub ollama: OllamaState,
     pub version: &'static str,
     pub migrations: MigrationCounts,
+    /// What makes it unhealthy while the database answers: a schema not this binary's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 impl Report {
-    pub fn database_up(&self) -> bool {
-        self.database == DatabaseState::Connected
-    }
-
-    /// Ready to serve queries: the database answers and its schema is current.
+    /// Ready to serve queries: the database answers and its schema is this binary's.
     pub fn ready(&self) -> bool {
-        self.database_up() && self.migrations.pending == 0
+        self.status != Status::Unhealthy
     }
 }
 
@@ -76,13 +77,15 @@ pub struct Snapshot {
 impl Snapshot {
     fn new(report: Report) -> Self {
         let health_json = serde_json::to_vec(&report).unwrap_or_default().into();
-        let ready_json = serde_json::to_vec(&json!({
+        let mut ready = json!({
             "status": if report.ready() { "ready" } else { "not_ready" },
             "database": report.database,
             "migrations": report.migrations,
-        }))
-        .unwrap_or_default()
-        .into();
+        });
+        if let Some(problem) = &report.problem {
+            ready["problem"] = problem.as_str().into();
+        }
+        let ready_json = serde_json::to_vec(&ready).unwrap_or_default().into();
         Self {
             report,
             health_json,
@@ -138,13 +141,12 @@ impl HealthProbe {
     }
 
     async fn probe(&self) -> Report {
-        let embedded = store::embedded_migrations().len();
         let (db, ollama) = tokio::join!(
             tokio::time::timeout(DB_PROBE_TIMEOUT, self.probe_database()),
             self.llm.version()
         );
         let migrations = match db {
-            Ok(Ok(applied)) => Some(applied),
+            Ok(Ok(status)) => Some(status),
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "health: database unavailable");
                 None
@@ -157,12 +159,12 @@ impl HealthProbe {
         if let Err(e) = &ollama {
             tracing::debug!(error = %e, "health: ollama unavailable");
         }
-        let status = match (&migrations, &ollama) {
-            (None, _) => Status::Unhealthy,
-            (Some(_), Err(_)) => Status::Degraded,
-            (Some(_), Ok(_)) => Status::Healthy,
+        let problem = migrations.as_ref().and_then(|m| m.mismatch());
+        let status = match (&migrations, &problem, &ollama) {
+            (None, _, _) | (_, Some(_), _) => Status::Unhealthy,
+            (Some(_), None, Err(_)) => Status::Degraded,
+            (Some(_), None, Ok(_)) => Status::Healthy,
         };
-        let applied = migrations.unwrap_or(0);
         Report {
             status,
             database: if migrations.is_some() {
@@ -176,18 +178,28 @@ impl HealthProbe {
                 OllamaState::Unavailable
             },
             version: env!("CARGO_PKG_VERSION"),
-            migrations: MigrationCounts {
-                applied,
-                pending: embedded.saturating_sub(applied),
-            },
+            migrations: counts(migrations.as_ref()),
+            problem: problem.map(|p| p.to_string()),
         }
     }
 
-    /// Number of embedded migrations recorded as applied.
-    async fn probe_database(&self) -> Result<usize, StoreError> {
-        let client = self.db.conn().await?;
-        let applied = store::applied_versions(&client).await?;
-        let embedded = store::embedded_migrations();
-        Ok(embedded.iter().filter(|(v, _)| applied.contains(v)).count())
+    async fn probe_database(&self) -> Result<MigrationStatus, StoreError> {
+        store::migration_status(&**self.db.conn().await?).await
+    }
+}
+
+/// Unknown (no database) counts as nothing applied and everything pending.
+fn counts(status: Option<&MigrationStatus>) -> MigrationCounts {
+    match status {
+        Some(s) => MigrationCounts {
+            applied: s.applied.len(),
+            pending: s.pending.len(),
+            unknown: s.unknown.len(),
+        },
+        None => MigrationCounts {
+            applied: 0,
+            pending: store::embedded_migrations().len(),
+            unknown: 0,
+        },
     }
 }

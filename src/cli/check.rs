@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::config::{redacted_http_url, Settings, SettingsError};
 use crate::llm::{model_present, Llm};
 use crate::sovereignty::{self, Verdict};
-use crate::store;
+use crate::store::{self, SchemaMismatch};
 
 #[derive(Debug, Serialize)]
 struct Item {
@@ -86,17 +86,37 @@ async fn collect(settings: &Settings, offline: bool) -> Report {
         checks: Vec::new(),
     };
     report.push("config", Ok("valid".into()));
-    check_sovereignty(&mut report, settings, offline).await;
-    if !offline {
+    let refused = check_sovereignty(&mut report, settings, offline).await;
+    if offline {
+        return report;
+    }
+    // An endpoint sovereignty refused is never contacted, not even to log in.
+    let not_contacted = || Err("not contacted: sovereignty refused its endpoint".to_string());
+    if refused.contains(&"database") {
+        report.push("database", not_contacted());
+    } else {
         check_database(&mut report, settings).await;
+    }
+    if refused.contains(&"ollama") {
+        report.push("ollama", not_contacted());
+    } else {
         check_ollama(&mut report, settings).await;
     }
     report
 }
 
-/// Offline, names are not resolved: only literal addresses can be judged.
-async fn check_sovereignty(report: &mut Report, settings: &Settings, offline: bool) {
+/// Offline, names are not resolved: only literal addresses can be judged. Returns the
+/// services whose endpoints are refused.
+async fn check_sovereignty(
+    report: &mut Report,
+    settings: &Settings,
+    offline: bool,
+) -> Vec<&'static str> {
+    let mut refused = Vec::new();
     for f in sovereignty::review(settings, !offline).await {
+        if matches!(f.verdict, Verdict::Refused(_)) && settings.sovereignty.strict {
+            refused.push(f.service);
+        }
         let result = match &f.verdict {
             Verdict::Local(kind) => Ok(format!("{} {}: local ({kind})", f.service, f.endpoint)),
             Verdict::Allowed => Ok(format!(
@@ -114,6 +134,7 @@ async fn check_sovereignty(report: &mut Report, settings: &Settings, offline: bo
         };
         report.push("sovereignty", result);
     }
+    refused
 }
 
 async fn check_database(report: &mut Report, settings: &Settings) {
@@ -123,12 +144,15 @@ async fn check_database(report: &mut Report, settings: &Settings) {
     };
     report.push("database", Ok("connected".into()));
     let migrations = match store::migration_status(&client).await {
-        Ok(s) if s.pending.is_empty() => Ok(format!("{} applied, none pending", s.applied.len())),
-        Ok(s) => Err(format!(
-            "{} applied, {} pending (run `maia migrate`)",
-            s.applied.len(),
-            s.pending.len()
-        )),
+        Ok(s) => match s.mismatch() {
+            None => Ok(format!("{} applied, none pending", s.applied.len())),
+            Some(SchemaMismatch::Pending(pending)) => Err(format!(
+                "{} applied, {} pending (run `maia migrate`)",
+                s.applied.len(),
+                pending.len()
+            )),
+            Some(newer) => Err(newer.to_string()),
+        },
         Err(e) => Err(format!("cannot read the migration history: {e}")),
     };
     report.push("migrations", migrations);

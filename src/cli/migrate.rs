@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::config::Settings;
-use crate::store;
+use crate::store::{self, SchemaMismatch};
 
 pub fn run(settings: &Settings, status_only: bool) -> ExitCode {
     let result = super::runtime::runtime().block_on(async {
@@ -30,6 +30,7 @@ pub fn run(settings: &Settings, status_only: bool) -> ExitCode {
     }
 }
 
+/// Lists every migration; fails when the database is a newer maia's.
 async fn print_status(settings: &Settings) -> anyhow::Result<()> {
     let client = store::connect(&settings.database).await?;
     let status = store::migration_status(&client).await?;
@@ -39,10 +40,16 @@ async fn print_status(settings: &Settings) -> anyhow::Result<()> {
     for (v, name) in &status.pending {
         println!("pending  V{v}__{name}");
     }
+    for v in &status.unknown {
+        println!("unknown  V{v} (applied by a newer maia)");
+    }
     println!(
         "{} applied, {} pending",
         status.applied.len(),
         status.pending.len()
     );
-    Ok(())
+    match status.mismatch() {
+        Some(newer @ SchemaMismatch::Newer { .. }) => Err(newer.into()),
+        _ => Ok(()),
+    }
 }

@@ -81,11 +81,8 @@ async fn dispatch(settings: &Settings, command: TokenCommand) -> anyhow::Result<
 async fn migrated_database(settings: &Settings) -> anyhow::Result<Db> {
     let client = store::connect(&settings.database).await?;
     let status = store::migration_status(&client).await?;
-    if !status.pending.is_empty() {
-        bail!(
-            "the database has {} pending migration(s); run `maia migrate` first",
-            status.pending.len()
-        );
+    if let Some(mismatch) = status.mismatch() {
+        bail!("{mismatch}");
     }
     Ok(Db::new(&settings.database)?)
 }

@@ -9,7 +9,7 @@ use actix_web::{middleware, web, App, HttpServer};
 
 use super::browser::{self, BrowserPolicy};
 use super::state::AppState;
-use super::{auth, disconnect, extract, request_id, routes};
+use super::{auth, disconnect, extract, request_id, routes, schema};
 use crate::config::Settings;
 use crate::health::HealthProbe;
 use crate::llm::{Llm, LlmSetupError};
@@ -71,6 +71,7 @@ impl Application {
                 .app_data(extract::json_config())
                 .app_data(extract::query_config())
                 .wrap(middleware::from_fn(auth::middleware))
+                .wrap(middleware::from_fn(schema::middleware))
                 .wrap(middleware::from_fn(browser::middleware))
                 .wrap(middleware::from_fn(request_id::middleware))
                 .wrap(

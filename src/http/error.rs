@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::domain::ValidationError;
 use crate::llm::LlmError;
 use crate::service::{Refusal, ServiceError};
-use crate::store::StoreError;
+use crate::store::{SchemaMismatch, StoreError};
 
 /// What a request can fail with: its own shape, or what the service said.
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +127,15 @@ fn describe_store(error: &StoreError) -> (StatusCode, &'static str, String) {
             StatusCode::GATEWAY_TIMEOUT,
             "database_timeout",
             format!("the database did not answer within {} s", after.as_secs()),
+        ),
+        // The operator's to fix, and nothing secret: the message says what to run.
+        StoreError::Schema(mismatch) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            match mismatch {
+                SchemaMismatch::Pending(_) => "migrations_pending",
+                SchemaMismatch::Newer { .. } => "schema_newer",
+            },
+            mismatch.to_string(),
         ),
         StoreError::Query(_) | StoreError::Migration(_) | StoreError::Setup(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,

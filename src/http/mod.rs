@@ -10,6 +10,7 @@ mod extract;
 mod paths;
 mod request_id;
 mod routes;
+mod schema;
 mod state;
 
 pub use app::Application;

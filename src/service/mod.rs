@@ -7,6 +7,7 @@ mod gate;
 mod history;
 mod personas;
 mod query;
+mod schema;
 mod services;
 mod throttle;
 mod tokens;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::gate::LlmGate;
+use super::schema::SchemaWatch;
 use crate::config::Settings;
 use crate::domain::{Mode, ModelName, ValidationError};
 use crate::llm::{model_present, Llm};
@@ -21,6 +22,7 @@ pub struct Services {
     /// The models a question may name.
     allowed_models: Vec<String>,
     pub(super) gate: Arc<LlmGate>,
+    pub(super) schema: Arc<SchemaWatch>,
 }
 
 impl Services {
@@ -37,6 +39,7 @@ impl Services {
                 settings.ollama.max_queue,
                 Duration::from_secs(settings.ollama.timeout),
             )),
+            schema: Arc::default(),
         }
     }
 

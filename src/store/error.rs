@@ -21,6 +21,9 @@ pub enum StoreError {
     /// The database did not answer a statement within this long (a stopped server).
     #[error("the database did not answer within {} s", .0.as_secs())]
     Timeout(std::time::Duration),
+    /// The schema is not this binary's: migrations pending, or a newer maia's.
+    #[error("{0}")]
+    Schema(#[from] super::migrations::SchemaMismatch),
     /// A migration failed to apply.
     #[error("migration failed: {0}")]
     Migration(Source),

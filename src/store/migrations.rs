@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use tokio_postgres::GenericClient;
+
 use super::error::StoreError;
 use super::pool::connect;
 use crate::config::DatabaseSettings;
@@ -21,6 +23,37 @@ pub type Migration = (i32, String);
 pub struct MigrationStatus {
     pub applied: Vec<Migration>,
     pub pending: Vec<Migration>,
+    /// Versions the database records that this binary does not know: a newer maia
+    /// migrated it.
+    pub unknown: Vec<i32>,
+}
+
+/// Why this maia cannot work on a database: its schema is older or newer than the
+/// binary's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaMismatch {
+    #[error(
+        "the database lacks {} migration(s) of this maia (first: V{}__{}); run `maia migrate`",
+        .0.len(), .0[0].0, .0[0].1
+    )]
+    Pending(Vec<Migration>),
+    #[error("the database is at V{database}; this maia knows V{known}; upgrade maia")]
+    Newer { database: i32, known: i32 },
+}
+
+impl MigrationStatus {
+    /// `None` when the schema is exactly the binary's. A newer database wins over pending
+    /// migrations: migrating it would not help.
+    pub fn mismatch(&self) -> Option<SchemaMismatch> {
+        if let Some(&database) = self.unknown.iter().max() {
+            let known = embedded_migrations().iter().map(|m| m.0).max().unwrap_or(0);
+            Some(SchemaMismatch::Newer { database, known })
+        } else if !self.pending.is_empty() {
+            Some(SchemaMismatch::Pending(self.pending.clone()))
+        } else {
+            None
+        }
+    }
 }
 
 /// Migrations compiled into this binary.
@@ -40,10 +73,14 @@ pub async fn migrate(settings: &DatabaseSettings) -> Result<Vec<Migration>, Stor
     client
         .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
         .await?;
-    let report = embedded::migrations::runner()
-        .run_async(&mut client)
-        .await
-        .map_err(|e| StoreError::Migration(e.into()));
+    let report = match migration_status(&client).await.map(|s| s.mismatch()) {
+        Ok(Some(newer @ SchemaMismatch::Newer { .. })) => Err(StoreError::Schema(newer)),
+        Err(e) => Err(e),
+        Ok(_) => embedded::migrations::runner()
+            .run_async(&mut client)
+            .await
+            .map_err(|e| StoreError::Migration(e.into())),
+    };
     let unlock = client
         .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
         .await;
@@ -78,7 +115,7 @@ pub async fn migrate_when_ready(
 }
 
 /// Versions recorded in refinery's history table (none when it does not exist yet).
-pub async fn applied_versions(client: &tokio_postgres::Client) -> Result<Vec<i32>, StoreError> {
+pub async fn applied_versions(client: &impl GenericClient) -> Result<Vec<i32>, StoreError> {
     let rows = client
         .query(
             "SELECT version FROM refinery_schema_history ORDER BY version",
@@ -95,15 +132,20 @@ pub async fn applied_versions(client: &tokio_postgres::Client) -> Result<Vec<i32
     }
 }
 
-pub async fn migration_status(
-    client: &tokio_postgres::Client,
-) -> Result<MigrationStatus, StoreError> {
-    let applied = applied_versions(client).await?;
-    let (done, pending): (Vec<_>, Vec<_>) = embedded_migrations()
+pub async fn migration_status(client: &impl GenericClient) -> Result<MigrationStatus, StoreError> {
+    let recorded = applied_versions(client).await?;
+    let embedded = embedded_migrations();
+    let unknown = recorded
+        .iter()
+        .copied()
+        .filter(|v| !embedded.iter().any(|m| m.0 == *v))
+        .collect();
+    let (applied, pending) = embedded
         .into_iter()
-        .partition(|(v, _)| applied.contains(v));
+        .partition(|(v, _)| recorded.contains(v));
     Ok(MigrationStatus {
-        applied: done,
+        applied,
         pending,
+        unknown,
     })
 }

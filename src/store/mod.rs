@@ -11,8 +11,8 @@ mod traces;
 
 pub use error::StoreError;
 pub use migrations::{
-    applied_versions, embedded_migrations, migrate, migrate_when_ready, migration_status,
-    Migration, MigrationStatus,
+    embedded_migrations, migrate, migrate_when_ready, migration_status, Migration, MigrationStatus,
+    SchemaMismatch,
 };
 pub use personas::{find_persona, list_personas, Persona};
 pub use pool::{connect, Db};

@@ -110,3 +110,38 @@ fn check_offline_validates_the_config_without_connecting() {
         "{detail}"
     );
 }
+
+/// A refused endpoint is never contacted, not even for a login: here the database's host is
+/// public while its `hostaddr` is a local listener that counts the connections it gets.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_never_contacts_an_endpoint_sovereignty_refused() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    let counter = tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let db_url = format!("host=203.0.113.7 hostaddr=127.0.0.1 port={port} user=maia dbname=maia");
+
+    let out = output(check(&["--json"], &db_url, "http://203.0.113.9:11434", &[])).await;
+
+    counter.abort();
+    assert!(!out.status.success(), "{}", text(&out));
+    let checks = report(&out)["checks"].clone();
+    let detail = |name: &str| {
+        checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["detail"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no {name} check: {checks}"))
+    };
+    for service in ["database", "ollama"] {
+        assert!(detail(service).contains("not contacted"), "{checks}");
+    }
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

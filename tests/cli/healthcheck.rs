@@ -17,9 +17,10 @@ async fn healthcheck_exit_codes_follow_the_health_endpoint() {
     let healthy = TestApp::spawn().await;
     let degraded = TestApp::spawn_with_ollama_down().await;
     let unhealthy = TestApp::spawn_with_database_down().await;
+    let unmigrated = TestApp::spawn_unmigrated().await;
 
     let mut statuses = Vec::new();
-    for app in [healthy, degraded, unhealthy] {
+    for app in [healthy, degraded, unhealthy, unmigrated] {
         statuses.push(healthcheck(&app.url("/api/health")).await);
         app.stop().await;
     }
@@ -34,6 +35,10 @@ async fn healthcheck_exit_codes_follow_the_health_endpoint() {
     assert!(
         !statuses[2].success(),
         "database down, 503 unhealthy → non-zero"
+    );
+    assert!(
+        !statuses[3].success(),
+        "migrations pending, 503 unhealthy → non-zero"
     );
     assert!(!nothing_listening.success(), "nothing listening → non-zero");
     assert!(

@@ -1,5 +1,6 @@
 //! `maia migrate`: applies what is pending and reports the status.
 
+use crate::kit::database::record_future_migration;
 use crate::kit::process::{output, text};
 use crate::kit::{fresh_database, maia};
 
@@ -33,4 +34,33 @@ async fn the_migrate_command_applies_and_reports_status() {
         after.contains("applied  V1__consciousness_traces") && after.contains("0 pending"),
         "{after}"
     );
+}
+
+/// A database a newer maia migrated: every command says so, and none calls it fine.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_newer_than_the_binary_is_named_by_every_command() {
+    let db = fresh_database().await;
+    let run = |args: &[&str]| {
+        let mut command = maia();
+        command.args(args).env("MAIA_DATABASE__URL", &db.url);
+        output(command)
+    };
+    assert!(run(&["migrate"]).await.status.success());
+    record_future_migration(&db.url).await;
+
+    let newest = maia::embedded_migrations().last().unwrap().0;
+    let said = format!("the database is at V999; this maia knows V{newest}; upgrade maia");
+    for args in [
+        &["migrate", "--status"][..],
+        &["migrate"],
+        &["check"],
+        &["token", "list"],
+    ] {
+        let out = run(args).await;
+        let shown = text(&out);
+        assert!(!out.status.success(), "{args:?} succeeded: {shown}");
+        assert!(shown.contains(&said), "{args:?}: {shown}");
+    }
+    let status = text(&run(&["migrate", "--status"]).await);
+    assert!(status.contains("unknown  V999"), "{status}");
 }

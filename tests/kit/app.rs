@@ -46,6 +46,15 @@ impl TestApp {
         Self::spawn_with(s, super::start_ollama().await).await
     }
 
+    /// An app on a fresh database it does not migrate: every migration pending.
+    pub async fn spawn_unmigrated() -> TestApp {
+        let db = fresh_database().await;
+        let ollama = super::start_ollama().await;
+        let mut s = settings(&db.url, &ollama.url());
+        s.database.migrate_on_start = false;
+        Self::spawn_with(s, ollama).await
+    }
+
     /// An app whose database is down: nothing listens at its URL, and it does not migrate
     /// on start, so it starts and finds the database unavailable on every request.
     pub async fn spawn_with_database_down() -> TestApp {

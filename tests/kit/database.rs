@@ -99,3 +99,17 @@ pub async fn count_rows(url: &str, table: &str) -> usize {
         .get(0);
     usize::try_from(count).expect("a count is never negative")
 }
+
+/// Records a migration no maia knows (V999) in the migrated database at `url`: the mark a
+/// newer maia leaves.
+pub async fn record_future_migration(url: &str) {
+    psql(url)
+        .await
+        .execute(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+             VALUES (999, 'from_a_newer_maia', now()::text, '0')",
+            &[],
+        )
+        .await
+        .expect("record a future migration");
+}

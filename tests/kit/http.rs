@@ -107,3 +107,21 @@ pub async fn time_to_200(url: &str, limit: Duration, every: Duration) -> Option<
     }
     None
 }
+
+/// Asks `holds` every poll interval until it is true: whether it was within `limit`.
+pub async fn wait_until<F, Fut>(limit: Duration, mut holds: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if holds().await {
+            return true;
+        }
+        if started.elapsed() >= limit {
+            return false;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}

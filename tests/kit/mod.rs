@@ -61,7 +61,7 @@ pub mod traces;
 pub use app::TestApp;
 pub use database::{fresh_database, psql, Database};
 pub use fake_ollama::{Behavior, FakeOllama};
-pub use http::{decode, error_code, free_port, http_client, wait_for_200};
+pub use http::{decode, error_code, free_port, http_client, wait_for_200, wait_until};
 pub use process::{maia, Process};
 pub use scratch::Scratch;
 pub use settings::{settings, DEEP_MODEL, MODEL, QUERY_PATH};

@@ -3,12 +3,14 @@
 use actix_web::http::header::ContentType;
 use actix_web::{web, HttpResponse};
 
+use crate::health::Status;
 use crate::http::state::AppState;
 
-/// 200 when healthy or degraded (Ollama down), 503 when the database is unreachable.
+/// 200 when healthy or degraded (Ollama down), 503 when unhealthy: the database is
+/// unreachable or its schema is not this binary's.
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let snapshot = state.health.snapshot().await;
-    let mut response = if snapshot.report.database_up() {
+    let mut response = if snapshot.report.status != Status::Unhealthy {
         HttpResponse::Ok()
     } else {
         HttpResponse::ServiceUnavailable()
@@ -25,7 +27,7 @@ pub async fn livez() -> HttpResponse {
         .body(r#"{"status":"alive"}"#)
 }
 
-/// Ready for traffic: the database answers and no migration is pending.
+/// Ready for traffic: the database answers and its schema is this binary's.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let snapshot = state.health.snapshot().await;
     let mut response = if snapshot.report.ready() {

@@ -1,0 +1,30 @@
+//! Every route but the probes needs the database's schema to be this binary's: 503
+//! `migrations_pending` (with what to run) or `schema_newer` otherwise, before anything
+//! reads a table, including authentication.
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, ResponseError};
+
+use super::error::ApiError;
+use super::paths::PROBES;
+use super::state::AppState;
+
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if !PROBES.contains(&req.path()) {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .expect("the app state is registered");
+        if let Err(e) = state.services.require_current_schema().await {
+            let error = ApiError::from(e);
+            return Ok(req
+                .into_response(error.error_response())
+                .map_into_right_body());
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
