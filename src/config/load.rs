@@ -382,6 +382,19 @@ mod tests {
     }
 
     #[test]
+    fn connection_limits_must_be_positive() {
+        let s = load(&env(&[])).unwrap().settings;
+        assert_eq!(s.http.body_timeout, 30, "default deadline");
+        let zero = load(&env(&[("MAIA_HTTP__BODY_TIMEOUT", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            zero.contains("http.body_timeout must be at least 1"),
+            "{zero}"
+        );
+    }
+
+    #[test]
     fn allow_hosts_is_a_comma_separated_list_in_the_environment() {
         let s = load(&env(&[(
             "MAIA_SOVEREIGNTY__ALLOW_HOSTS",

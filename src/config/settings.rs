@@ -40,6 +40,10 @@ pub struct HttpSettings {
     /// The largest response built whole, in bytes: a history page stops short of it.
     #[default = 1_048_576]
     pub max_response_bytes: usize,
+    /// Seconds a request's body may take to arrive, counted from its head; then 408 and
+    /// the connection is closed. A client trickling a body must not hold a connection.
+    #[default = 30]
+    pub body_timeout: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
@@ -160,6 +164,7 @@ impl Settings {
                 self.auth.failed_attempts_per_minute.into(),
             ),
             ("auth.session_hours", self.auth.session_hours),
+            ("http.body_timeout", self.http.body_timeout),
         ] {
             if value == 0 {
                 return invalid(format!("{key} must be at least 1"));

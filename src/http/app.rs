@@ -9,7 +9,7 @@ use actix_web::{middleware, web, App, HttpServer};
 
 use super::browser::{self, BrowserPolicy};
 use super::state::AppState;
-use super::{auth, disconnect, extract, request_id, routes, schema};
+use super::{auth, body_deadline, disconnect, extract, request_id, routes, schema};
 use crate::config::Settings;
 use crate::health::HealthProbe;
 use crate::llm::{Llm, LlmSetupError};
@@ -63,40 +63,9 @@ impl Application {
         };
         let port = listener.local_addr().map_err(bind_error)?.port();
         let state = app_state(&settings)?;
-        let browser = web::Data::new(BrowserPolicy::from(&settings));
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(browser.clone())
-                .app_data(extract::json_config())
-                .app_data(extract::query_config())
-                .wrap(middleware::from_fn(auth::middleware))
-                .wrap(middleware::from_fn(schema::middleware))
-                .wrap(middleware::from_fn(browser::middleware))
-                .wrap(middleware::from_fn(request_id::middleware))
-                .wrap(
-                    middleware::DefaultHeaders::new()
-                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                        // Nothing maia serves may be kept by a cache: it is the owner's data.
-                        .add((header::CACHE_CONTROL, "no-store")),
-                )
-                .configure(routes::configure)
-                .default_service(web::to(routes::not_found))
-        })
-        .on_connect(disconnect::on_connect)
-        .shutdown_timeout(settings.http.shutdown_grace)
-        // actix treats SIGINT as a forced stop; both signals must let requests finish.
-        .disable_signals()
-        .listen(listener)
-        .map_err(bind_error)?;
-        if settings.http.workers > 0 {
-            server = server.workers(settings.http.workers);
-        }
+        let server = serve(&settings, state, listener).map_err(bind_error)?;
         tracing::info!(port, "maia {} listening", env!("CARGO_PKG_VERSION"));
-        Ok(Self {
-            port,
-            server: server.run(),
-        })
+        Ok(Self { port, server })
     }
 
     pub fn port(&self) -> u16 {
@@ -145,6 +114,49 @@ fn app_state(settings: &Settings) -> Result<web::Data<AppState>, StartupError> {
         session_hours: settings.auth.session_hours,
         services: Services::new(db, llm, settings),
     }))
+}
+
+/// The server on `listener`, with its limits: a deadline for request bodies.
+fn serve(
+    settings: &Settings,
+    state: web::Data<AppState>,
+    listener: TcpListener,
+) -> std::io::Result<Server> {
+    let http = &settings.http;
+    let body_timeout = Duration::from_secs(http.body_timeout);
+    let browser = web::Data::new(BrowserPolicy::from(settings));
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(browser.clone())
+            .app_data(extract::json_config())
+            .app_data(extract::query_config())
+            .wrap(middleware::from_fn(auth::middleware))
+            .wrap(middleware::from_fn(schema::middleware))
+            .wrap(middleware::from_fn(browser::middleware))
+            // Outside every refusal, so that one sent before its body arrived closes.
+            .wrap(middleware::from_fn(move |req, next| {
+                body_deadline::middleware(body_timeout, req, next)
+            }))
+            .wrap(middleware::from_fn(request_id::middleware))
+            .wrap(
+                middleware::DefaultHeaders::new()
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    // Nothing maia serves may be kept by a cache: it is the owner's data.
+                    .add((header::CACHE_CONTROL, "no-store")),
+            )
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found))
+    })
+    .on_connect(disconnect::on_connect)
+    .shutdown_timeout(http.shutdown_grace)
+    // actix treats SIGINT as a forced stop; both signals must let requests finish.
+    .disable_signals()
+    .listen(listener)?;
+    if http.workers > 0 {
+        server = server.workers(http.workers);
+    }
+    Ok(server.run())
 }
 
 /// Waits for SIGTERM or SIGINT; `None` if signals cannot be watched.

@@ -6,6 +6,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use super::body_deadline::BodyTimedOut;
 use crate::domain::ValidationError;
 use crate::llm::LlmError;
 use crate::service::{Refusal, ServiceError};
@@ -24,6 +25,8 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("unsupported content type: send application/json")]
     UnsupportedMediaType,
+    #[error(transparent)]
+    BodyTimeout(#[from] BodyTimedOut),
     #[error(transparent)]
     Unauthorized(Refusal),
     #[error("too many failed authentications from this address; retry in {0} s")]
@@ -84,6 +87,7 @@ fn describe(error: &ApiError) -> (StatusCode, &'static str, String) {
         ApiError::UnsupportedMediaType => {
             (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", own)
         }
+        ApiError::BodyTimeout(_) => (S::REQUEST_TIMEOUT, "body_timeout", own),
         ApiError::Unauthorized(refusal) => (S::UNAUTHORIZED, refusal_code(*refusal), own),
         ApiError::TooManyFailures(_) => (S::TOO_MANY_REQUESTS, "too_many_failed_attempts", own),
         ApiError::RateLimited(_) => (S::TOO_MANY_REQUESTS, "rate_limited", own),
@@ -230,6 +234,12 @@ impl ResponseError for ApiError {
             tracing::error!(status = status.as_u16(), error = %self, "request failed");
         }
         let mut response = json_error(status, code, &message);
+        // The rest of a late body would be read as the next request.
+        if let ApiError::BodyTimeout(_) = self {
+            response
+                .head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
+        }
         for (name, value) in headers(self) {
             if let Ok(value) = header::HeaderValue::from_str(&value) {
                 response.headers_mut().insert(name, value);

@@ -3,6 +3,7 @@
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::web;
 
+use super::body_deadline::BodyTimedOut;
 use super::error::ApiError;
 
 /// Largest request body accepted.
@@ -29,6 +30,10 @@ pub fn json_config() -> web::JsonConfig {
                     ApiError::InvalidJson(format!("malformed JSON: {e}"))
                 }
                 JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+                JsonPayloadError::Payload(e) => match BodyTimedOut::in_payload_error(e) {
+                    Some(late) => ApiError::BodyTimeout(*late),
+                    None => ApiError::BadRequest("could not read the request body".into()),
+                },
                 _ => ApiError::BadRequest("could not read the request body".into()),
             };
             api.into()

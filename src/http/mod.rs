@@ -3,6 +3,7 @@
 
 mod app;
 mod auth;
+mod body_deadline;
 mod browser;
 mod disconnect;
 mod error;

@@ -7,6 +7,7 @@ mod kit;
 
 mod auth;
 mod browser;
+mod connections;
 mod database;
 mod health;
 mod http;

@@ -48,10 +48,16 @@ impl TestApp {
 
     /// An app on a fresh database it does not migrate: every migration pending.
     pub async fn spawn_unmigrated() -> TestApp {
-        let db = fresh_database().await;
+        Self::spawn_configured(|s| s.database.migrate_on_start = false).await
+    }
+
+    /// An app on a fresh database and a fake Ollama with the kit's models, its settings
+    /// changed by `change` first.
+    pub async fn spawn_configured(change: impl FnOnce(&mut Settings)) -> TestApp {
+        let db: Database = fresh_database().await;
         let ollama = super::start_ollama().await;
         let mut s = settings(&db.url, &ollama.url());
-        s.database.migrate_on_start = false;
+        change(&mut s);
         Self::spawn_with(s, ollama).await
     }
 

@@ -14,6 +14,8 @@
 //!   environment, a [`Process`] killed on drop (signals, waiting for its exit, its log).
 //! - [`http`]: an HTTP client that never waits long, `decode`, `error_code`, `wait_for_200`,
 //!   `free_port`.
+//! - [`raw`]: HTTP by hand over one connection: bodies held back or trickled, answers never
+//!   read, connections kept open, other loopback addresses as other clients.
 //! - [`tokens`]: access tokens stored for a test, and clients that send them.
 //! - [`traces`]: the rows of `consciousness_traces` as a typed [`Trace`].
 //! - [`scratch`]: a temporary directory removed on drop.
@@ -51,6 +53,7 @@ pub mod fake_ollama;
 pub mod http;
 pub mod log;
 pub mod process;
+pub mod raw;
 pub mod scratch;
 pub mod settings;
 pub mod silent_ollama;
