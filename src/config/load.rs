@@ -382,15 +382,29 @@ mod tests {
     }
 
     #[test]
-    fn connection_limits_must_be_positive() {
+    fn connection_limits_must_be_positive_and_a_client_cannot_have_more_than_all() {
         let s = load(&env(&[])).unwrap().settings;
         assert_eq!(s.http.body_timeout, 30, "default deadline");
+        assert_eq!(
+            (s.http.max_connections, s.http.max_connections_per_client),
+            (512, 64)
+        );
         let zero = load(&env(&[("MAIA_HTTP__BODY_TIMEOUT", "0")]))
             .unwrap_err()
             .to_string();
         assert!(
             zero.contains("http.body_timeout must be at least 1"),
             "{zero}"
+        );
+        let more = load(&env(&[
+            ("MAIA_HTTP__MAX_CONNECTIONS", "10"),
+            ("MAIA_HTTP__MAX_CONNECTIONS_PER_CLIENT", "11"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            more.contains("must not exceed http.max_connections (10)"),
+            "{more}"
         );
     }
 

@@ -44,6 +44,13 @@ pub struct HttpSettings {
     /// the connection is closed. A client trickling a body must not hold a connection.
     #[default = 30]
     pub body_timeout: u64,
+    /// Connections open at once, all workers together (each worker gets its share).
+    #[default = 512]
+    pub max_connections: usize,
+    /// Connections one client address (an IPv6 client: its /64) may hold open at once;
+    /// requests on further ones get 429.
+    #[default = 64]
+    pub max_connections_per_client: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
@@ -143,12 +150,7 @@ impl Settings {
     /// What a type cannot say: values that must agree with each other or with the world.
     pub fn validate(&self) -> Result<(), InvalidSettings> {
         let invalid = |m: String| Err(InvalidSettings(m));
-        if self.listen_addr().is_err() {
-            return invalid(format!(
-                "http.listen = {:?} is not an address of the form host:port (e.g. 0.0.0.0:8080)",
-                self.http.listen
-            ));
-        }
+        self.validate_http()?;
         self.validate_auth()?;
         for (key, value) in [
             ("database.pool_size", self.database.pool_size as u64),
@@ -165,6 +167,11 @@ impl Settings {
             ),
             ("auth.session_hours", self.auth.session_hours),
             ("http.body_timeout", self.http.body_timeout),
+            ("http.max_connections", self.http.max_connections as u64),
+            (
+                "http.max_connections_per_client",
+                self.http.max_connections_per_client as u64,
+            ),
         ] {
             if value == 0 {
                 return invalid(format!("{key} must be at least 1"));
@@ -198,6 +205,24 @@ impl Settings {
             )),
             _ => Ok(()),
         }
+    }
+
+    /// The address must parse, and no client may hold more connections than all of them.
+    fn validate_http(&self) -> Result<(), InvalidSettings> {
+        let http = &self.http;
+        if self.listen_addr().is_err() {
+            return Err(InvalidSettings(format!(
+                "http.listen = {:?} is not an address of the form host:port (e.g. 0.0.0.0:8080)",
+                http.listen
+            )));
+        }
+        if http.max_connections_per_client > http.max_connections {
+            return Err(InvalidSettings(format!(
+                "http.max_connections_per_client ({}) must not exceed http.max_connections ({})",
+                http.max_connections_per_client, http.max_connections
+            )));
+        }
+        Ok(())
     }
 
     /// Without authentication, anyone who reaches the port reads the history and uses the

@@ -8,6 +8,7 @@ use actix_web::http::header;
 use actix_web::{middleware, web, App, HttpServer};
 
 use super::browser::{self, BrowserPolicy};
+use super::connections::{self, ConnectionTable};
 use super::state::AppState;
 use super::{auth, body_deadline, disconnect, extract, request_id, routes, schema};
 use crate::config::Settings;
@@ -116,7 +117,8 @@ fn app_state(settings: &Settings) -> Result<web::Data<AppState>, StartupError> {
     }))
 }
 
-/// The server on `listener`, with its limits: a deadline for request bodies.
+/// The server on `listener`, with its limits: connections in all and per client, and a
+/// deadline for request bodies.
 fn serve(
     settings: &Settings,
     state: web::Data<AppState>,
@@ -125,7 +127,9 @@ fn serve(
     let http = &settings.http;
     let body_timeout = Duration::from_secs(http.body_timeout);
     let browser = web::Data::new(BrowserPolicy::from(settings));
-    let mut server = HttpServer::new(move || {
+    let workers = connections::workers(settings);
+    let table = ConnectionTable::new(http.max_connections_per_client);
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(browser.clone())
@@ -134,6 +138,7 @@ fn serve(
             .wrap(middleware::from_fn(auth::middleware))
             .wrap(middleware::from_fn(schema::middleware))
             .wrap(middleware::from_fn(browser::middleware))
+            .wrap(middleware::from_fn(connections::middleware))
             // Outside every refusal, so that one sent before its body arrived closes.
             .wrap(middleware::from_fn(move |req, next| {
                 body_deadline::middleware(body_timeout, req, next)
@@ -148,14 +153,17 @@ fn serve(
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
     })
-    .on_connect(disconnect::on_connect)
+    .workers(workers)
+    .max_connections(connections::per_worker(http.max_connections, workers))
+    // Before `listen`, which takes the callback as it is then.
+    .on_connect(move |io, data| {
+        disconnect::on_connect(io, data);
+        table.on_connect(io, data);
+    })
     .shutdown_timeout(http.shutdown_grace)
     // actix treats SIGINT as a forced stop; both signals must let requests finish.
     .disable_signals()
     .listen(listener)?;
-    if http.workers > 0 {
-        server = server.workers(http.workers);
-    }
     Ok(server.run())
 }
 

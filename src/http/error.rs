@@ -27,6 +27,11 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error(transparent)]
     BodyTimeout(#[from] BodyTimedOut),
+    #[error(
+        "this address already has {0} connections open to maia; close one and retry on \
+         a connection of its own"
+    )]
+    TooManyConnections(usize),
     #[error(transparent)]
     Unauthorized(Refusal),
     #[error("too many failed authentications from this address; retry in {0} s")]
@@ -88,6 +93,7 @@ fn describe(error: &ApiError) -> (StatusCode, &'static str, String) {
             (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", own)
         }
         ApiError::BodyTimeout(_) => (S::REQUEST_TIMEOUT, "body_timeout", own),
+        ApiError::TooManyConnections(_) => (S::TOO_MANY_REQUESTS, "too_many_connections", own),
         ApiError::Unauthorized(refusal) => (S::UNAUTHORIZED, refusal_code(*refusal), own),
         ApiError::TooManyFailures(_) => (S::TOO_MANY_REQUESTS, "too_many_failed_attempts", own),
         ApiError::RateLimited(_) => (S::TOO_MANY_REQUESTS, "rate_limited", own),
@@ -219,6 +225,8 @@ fn headers(error: &ApiError) -> Vec<(header::HeaderName, String)> {
         ApiError::Service(ServiceError::Llm(LlmError::Busy)) => {
             vec![(header::RETRY_AFTER, LLM_BUSY_RETRY_AFTER.to_string())]
         }
+        // A place frees as soon as one of the client's other connections closes.
+        ApiError::TooManyConnections(_) => vec![(header::RETRY_AFTER, "1".into())],
         _ => Vec::new(),
     }
 }
@@ -234,8 +242,12 @@ impl ResponseError for ApiError {
             tracing::error!(status = status.as_u16(), error = %self, "request failed");
         }
         let mut response = json_error(status, code, &message);
-        // The rest of a late body would be read as the next request.
-        if let ApiError::BodyTimeout(_) = self {
+        // Neither connection can carry another request: the rest of a late body would be
+        // read as one, and one over the cap must not stay open.
+        if matches!(
+            self,
+            ApiError::BodyTimeout(_) | ApiError::TooManyConnections(_)
+        ) {
             response
                 .head_mut()
                 .set_connection_type(actix_web::http::ConnectionType::Close);

@@ -5,6 +5,7 @@ mod app;
 mod auth;
 mod body_deadline;
 mod browser;
+mod connections;
 mod disconnect;
 mod error;
 mod extract;

@@ -1,9 +1,11 @@
-//! Connection limits: a deadline for request bodies (`http.body_timeout`). Clients by hand
-//! (`kit::raw`), since a client library sends whole bodies and pools its connections.
+//! Connection limits: a deadline for request bodies (`http.body_timeout`), connections per
+//! client address (`http.max_connections_per_client`) and in all (`http.max_connections`).
+//! Clients by hand (`kit::raw`), since a client library sends whole bodies and pools its
+//! connections.
 
 use std::time::{Duration, Instant};
 
-use crate::kit::raw::{head, RawConnection, RawResponse, HERE};
+use crate::kit::raw::{elsewhere, head, RawConnection, RawResponse, HERE};
 use crate::kit::{error_code, TestApp, QUERY_PATH};
 
 const BODY_TIMEOUT: Duration = Duration::from_secs(1);
@@ -114,5 +116,85 @@ async fn a_request_answered_before_its_chunked_body_arrived_closes_its_connectio
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_closed(&mut client).await;
+    app.stop().await;
+}
+
+/// Sends `request` on a new connection from `from` and reads the answer.
+async fn ask(app: &TestApp, from: std::net::IpAddr, request: &str) -> (RawConnection, RawResponse) {
+    let mut connection = RawConnection::open(app.port, from).await.unwrap();
+    connection.send(request.as_bytes()).await.unwrap();
+    let response = connection.response(Duration::from_secs(5)).await;
+    (connection, response.expect("an answer"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_over_the_per_client_cap_get_429_while_other_clients_and_freed_places_are_served(
+) {
+    const CAP: usize = 3;
+    let app = TestApp::spawn_configured(|s| s.http.max_connections_per_client = CAP).await;
+    let bearer = format!("Bearer {}", app.token);
+    let personas = head("GET", "/api/personas", &[("authorization", &bearer)]);
+    // Each kept open after its answer (keep-alive): CAP places taken from here.
+    let mut held = Vec::new();
+    for _ in 0..CAP {
+        let (connection, response) = ask(&app, HERE, &personas).await;
+        assert_eq!(response.status, 200, "{response:?}");
+        held.push(connection);
+    }
+
+    let (mut over, refused) = ask(&app, HERE, &personas).await;
+    let (_, probe) = ask(&app, HERE, &head("GET", "/livez", &[])).await;
+    let (_, other_client) = ask(&app, elsewhere(1), &personas).await;
+    drop(held.pop());
+    let mut freed = None;
+    for _ in 0..40 {
+        let (_, response) = ask(&app, HERE, &personas).await;
+        if response.status != 429 {
+            freed = Some(response);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    assert_eq!(refused.status, 429, "{refused:?}");
+    assert_eq!(error_code(&refused.json()), "too_many_connections");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_eq!(refused.header("connection"), Some("close"));
+    assert!(refused.header("x-request-id").is_some());
+    assert_closed(&mut over).await;
+    // A health check from a busy address still sees maia alive.
+    assert_eq!(probe.status, 200, "{probe:?}");
+    assert_eq!(probe.header("connection"), Some("close"));
+    assert_eq!(other_client.status, 200, "{other_client:?}");
+    let freed = freed.expect("a freed place is used again");
+    assert_eq!(freed.status, 200, "{freed:?}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_beyond_the_total_wait_until_one_closes() {
+    // Two workers, so one connection each: actix counts per worker, maia in all.
+    let app = TestApp::spawn_configured(|s| {
+        s.http.workers = 2;
+        s.http.max_connections = 2;
+        s.http.max_connections_per_client = 2;
+    })
+    .await;
+    let livez = head("GET", "/livez", &[]);
+    let (first, _) = ask(&app, HERE, &livez).await;
+    let (_second, _) = ask(&app, HERE, &livez).await;
+
+    let mut third = RawConnection::open(app.port, elsewhere(1)).await.unwrap();
+    third.send(livez.as_bytes()).await.unwrap();
+    let while_full = third.response(Duration::from_secs(1)).await;
+    drop(first);
+    let once_freed = third.response(Duration::from_secs(3)).await;
+
+    assert!(
+        while_full.is_none(),
+        "served beyond the total: {while_full:?}"
+    );
+    let once_freed = once_freed.expect("served once a place is free");
+    assert_eq!(once_freed.status, 200);
     app.stop().await;
 }
