@@ -44,6 +44,10 @@ pub struct HttpSettings {
     /// the connection is closed. A client trickling a body must not hold a connection.
     #[default = 30]
     pub body_timeout: u64,
+    /// Seconds a response may wait for its client to take it: a client that stops reading
+    /// loses its connection, and the response's memory is freed.
+    #[default = 30]
+    pub write_timeout: u64,
     /// Connections open at once, all workers together (each worker gets its share).
     #[default = 512]
     pub max_connections: usize,
@@ -167,6 +171,7 @@ impl Settings {
             ),
             ("auth.session_hours", self.auth.session_hours),
             ("http.body_timeout", self.http.body_timeout),
+            ("http.write_timeout", self.http.write_timeout),
             ("http.max_connections", self.http.max_connections as u64),
             (
                 "http.max_connections_per_client",

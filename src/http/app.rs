@@ -117,8 +117,8 @@ fn app_state(settings: &Settings) -> Result<web::Data<AppState>, StartupError> {
     }))
 }
 
-/// The server on `listener`, with its limits: connections in all and per client, and a
-/// deadline for request bodies.
+/// The server on `listener`, with its limits: connections in all and per client, a
+/// deadline for request bodies and one for responses the client does not read.
 fn serve(
     settings: &Settings,
     state: web::Data<AppState>,
@@ -126,6 +126,7 @@ fn serve(
 ) -> std::io::Result<Server> {
     let http = &settings.http;
     let body_timeout = Duration::from_secs(http.body_timeout);
+    let write_timeout = Duration::from_secs(http.write_timeout);
     let browser = web::Data::new(BrowserPolicy::from(settings));
     let workers = connections::workers(settings);
     let table = ConnectionTable::new(http.max_connections_per_client);
@@ -157,6 +158,7 @@ fn serve(
     .max_connections(connections::per_worker(http.max_connections, workers))
     // Before `listen`, which takes the callback as it is then.
     .on_connect(move |io, data| {
+        connections::set_write_deadline(io, write_timeout);
         disconnect::on_connect(io, data);
         table.on_connect(io, data);
     })

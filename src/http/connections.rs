@@ -7,6 +7,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Extensions, ServiceRequest, ServiceResponse};
@@ -113,6 +114,18 @@ impl ConnectionTable {
         if let Ok(peer) = stream.peer_addr() {
             data.insert(self.open(peer.ip()));
         }
+    }
+}
+
+/// For `HttpServer::on_connect`: a write deadline. Data the client leaves unacknowledged
+/// for `limit`, including a receive window it keeps shut by not reading, makes the kernel
+/// drop the connection (`TCP_USER_TIMEOUT`), and actix then frees the response it held.
+pub fn set_write_deadline(io: &dyn Any, limit: Duration) {
+    let Some(stream) = io.downcast_ref::<TcpStream>() else {
+        return;
+    };
+    if let Err(e) = socket2::SockRef::from(stream).set_tcp_user_timeout(Some(limit)) {
+        tracing::warn!(error = %e, "cannot set a write deadline on a connection");
     }
 }
 

@@ -198,3 +198,57 @@ async fn connections_beyond_the_total_wait_until_one_closes() {
     assert_eq!(once_freed.status, 200);
     app.stop().await;
 }
+
+/// Fills the history with `rows` answers of `bytes` each, straight into the table.
+async fn fill_history(app: &TestApp, rows: i32, bytes: i32) {
+    crate::kit::database::psql(&app.db_url)
+        .await
+        .execute(
+            "INSERT INTO consciousness_traces (id, query, response, mode, model, status, latency_ms) \
+             SELECT gen_random_uuid(), 'q' || n, repeat('a', $2), 'fast', 'm', 'ok', 1 \
+             FROM generate_series(1, $1) AS n",
+            &[&rows, &bytes],
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_response_its_client_does_not_read_is_dropped_after_the_write_timeout() {
+    const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+    let app = TestApp::spawn_configured(|s| s.http.write_timeout = WRITE_TIMEOUT.as_secs()).await;
+    fill_history(&app, 100, 9_000).await;
+    let bearer = format!("Bearer {}", app.token);
+    let page = head(
+        "GET",
+        "/api/traces?limit=100",
+        &[("authorization", &bearer)],
+    );
+    // A small receive window that the client never empties: the server's writes stall.
+    let mut client = RawConnection::open_with(app.port, HERE, Some(4096))
+        .await
+        .unwrap();
+    client.send(page.as_bytes()).await.unwrap();
+
+    tokio::time::sleep(WRITE_TIMEOUT * 4).await;
+    let read = client.read_until_closed(Duration::from_secs(5)).await;
+
+    let read = read.expect("the connection ended");
+    assert!(
+        read < 500_000,
+        "the whole page ({read} bytes) was still there for a client that read nothing for {:?}",
+        WRITE_TIMEOUT * 4
+    );
+    // The same page, read at once, is whole: the deadline is for clients that stop reading.
+    let mut reader = RawConnection::open_with(app.port, HERE, Some(4096))
+        .await
+        .unwrap();
+    reader.send(page.as_bytes()).await.unwrap();
+    let whole = reader
+        .response(Duration::from_secs(5))
+        .await
+        .expect("a page");
+    assert_eq!(whole.status, 200);
+    assert!(whole.body.len() > 500_000, "{} bytes", whole.body.len());
+    app.stop().await;
+}
