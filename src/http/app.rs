@@ -10,7 +10,7 @@ use actix_web::{middleware, web, App, HttpServer};
 use super::browser::{self, BrowserPolicy};
 use super::connections::{self, ConnectionTable};
 use super::state::AppState;
-use super::{auth, body_deadline, disconnect, extract, request_id, routes, schema};
+use super::{auth, body_deadline, disconnect, extract, open_files, request_id, routes, schema};
 use crate::config::Settings;
 use crate::health::HealthProbe;
 use crate::llm::{Llm, LlmSetupError};
@@ -48,6 +48,7 @@ impl Application {
         if settings.database.migrate_on_start {
             store::migrate_when_ready(&settings.database, MIGRATE_WAIT).await?;
         }
+        open_files::ensure_enough(&settings);
         let addr = settings.http.listen.clone();
         let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind {
             addr: addr.clone(),

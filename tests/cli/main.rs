@@ -11,6 +11,7 @@ mod check;
 mod config;
 mod dev;
 mod healthcheck;
+mod limits;
 mod migrate;
 mod sovereignty;
 mod token;

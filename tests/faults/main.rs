@@ -6,6 +6,7 @@
 //! - R4 `sigterm`: SIGTERM to `maia serve` with requests in flight.
 //! - R5 `fuzz`: arbitrary bytes and JSON shapes to every endpoint.
 //! - R6 `db_stall`: a database that stops answering without refusing anything.
+//! - R7 `slow_clients`: a slowloris under a low open-files limit.
 
 #[path = "../kit/mod.rs"]
 mod kit;
@@ -16,3 +17,4 @@ mod db_stall;
 mod fuzz;
 mod ollama;
 mod sigterm;
+mod slow_clients;

@@ -47,6 +47,22 @@ pub fn serve(mut command: Command, port: u16, db_url: &str, ollama_url: &str) ->
     command
 }
 
+/// [`maia`] started with open-files limits `soft` and `hard`, as a unit's `LimitNOFILE`
+/// or `ulimit -n` sets them (through `sh`, which then becomes maia).
+pub fn maia_with_open_files(soft: u64, hard: u64) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!(
+            "ulimit -Sn {soft} && ulimit -Hn {hard} && exec \"$0\" \"$@\""
+        ))
+        .arg(maia_bin());
+    super::clean_env::clear_maia_env(&mut command);
+    super::log::set_level(&mut command);
+    command.stdin(Stdio::null());
+    command
+}
+
 /// Runs `command` to its end without blocking the runtime; its output, captured.
 pub async fn output(command: Command) -> Output {
     tokio::process::Command::from(command)
