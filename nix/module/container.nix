@@ -133,7 +133,9 @@ in
       environment = containerEnvironment;
       environmentFiles = optional (cfg.environmentFile != null) cfg.environmentFile;
       volumes = containerVolumes;
-      extraOptions = containerOptions;
+      extraOptions = containerOptions ++ [
+        "--ulimit=nofile=${toString cfg.openFilesLimit}:${toString cfg.openFilesLimit}"
+      ];
     };
 
     # Migrations from the same image, as a oneshot before the server (root, like the

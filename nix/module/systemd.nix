@@ -103,6 +103,7 @@ in
       serviceConfig = common // {
         Type = "exec";
         ExecStart = "${maia} serve";
+        LimitNOFILE = cfg.openFilesLimit;
         Restart = "on-failure";
         RestartSec = 5;
       };

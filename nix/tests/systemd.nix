@@ -62,10 +62,12 @@ pkgs.testers.runNixOSTest {
 
     with subtest("the service is hardened and runs as a dynamic user"):
         show = machine.succeed(
-            "systemctl show maia.service -p DynamicUser -p User -p ProtectSystem -p NoNewPrivileges"
+            "systemctl show maia.service -p DynamicUser -p User -p ProtectSystem -p NoNewPrivileges -p LimitNOFILE"
         )
-        for expected in ["DynamicUser=yes", "User=maia", "ProtectSystem=strict", "NoNewPrivileges=yes"]:
+        # LimitNOFILE: two per connection for http.max_connections = 512, and headroom.
+        for expected in ["DynamicUser=yes", "User=maia", "ProtectSystem=strict", "NoNewPrivileges=yes", "LimitNOFILE=2048"]:
             assert expected in show, show
+        machine.fail("journalctl -u maia.service | grep -F 'open-files limit is'")
 
     with subtest("health reports the database and Ollama"):
         health = json.loads(machine.succeed(f"curl -sf {API}/api/health"))
