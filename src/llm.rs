@@ -80,6 +80,10 @@ impl Llm {
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(timeout)
             .no_proxy()
+            // No connection kept between calls: a kept one is driven by the runtime of the
+            // worker that opened it, and a worker that stops first at shutdown (an idle one)
+            // would cut off a call another worker made on it. A call is long; a connect is not.
+            .pool_max_idle_per_host(0)
             .build()
             .map_err(|e| LlmSetupError(e.to_string()))?;
         let ollama = Ollama::builder()

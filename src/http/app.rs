@@ -39,6 +39,8 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    /// Kept past the server's end, to store the questions its shutdown cut off.
+    services: Services,
 }
 
 impl Application {
@@ -65,9 +67,14 @@ impl Application {
         };
         let port = listener.local_addr().map_err(bind_error)?.port();
         let state = app_state(&settings)?;
+        let services = state.services.clone();
         let server = serve(&settings, state, listener).map_err(bind_error)?;
         tracing::info!(port, "maia {} listening", env!("CARGO_PKG_VERSION"));
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            services,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -91,6 +98,13 @@ impl Application {
         });
         let result = self.server.await;
         signals.abort();
+        let cut_off = self.services.keep_unanswered().await;
+        if cut_off > 0 {
+            tracing::warn!(
+                count = cut_off,
+                "{cut_off} question(s) still unanswered when the shutdown grace ended: stored as failed (shutdown)"
+            );
+        }
         result
     }
 }

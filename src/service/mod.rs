@@ -5,6 +5,7 @@ mod auth;
 mod error;
 mod gate;
 mod history;
+mod in_flight;
 mod personas;
 mod query;
 mod schema;

@@ -10,6 +10,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::error::ServiceError;
+use super::in_flight::Unanswered;
 use super::services::Services;
 use crate::domain::{Mode, Question};
 use crate::llm::{Answer, LlmError};
@@ -52,6 +53,15 @@ impl Services {
         let system_prompt = self.system_prompt(&question).await?;
         let id = Uuid::new_v4();
         let started = Instant::now();
+        self.in_flight.register(
+            id,
+            Unanswered {
+                question: question.clone(),
+                model: model.clone(),
+                token_id,
+                started,
+            },
+        );
         let result = self
             .call_model(&model, &system_prompt, &question, client_gone)
             .await;
@@ -60,13 +70,41 @@ impl Services {
             token_id,
             ..new_trace(id, &question, &model, latency_ms)
         };
-        match result {
+        let kept = match result {
             Ok(answer) => self.keep_answer(trace, answer).await,
             Err(error) => {
                 self.keep_failure(trace, &error).await;
                 Err(error.into())
             }
+        };
+        // Not on drop: a question whose future is dropped at shutdown must stay here.
+        self.in_flight.finish(id);
+        kept
+    }
+
+    /// After the server stopped: stores every question it cut off as failed, with the
+    /// error `shutdown`. How many there were.
+    pub async fn keep_unanswered(&self) -> usize {
+        let left = self.in_flight.take_all();
+        let error = format!(
+            "maia stopped before the answer (http.shutdown_grace = {} s)",
+            self.shutdown_grace
+        );
+        for (id, unanswered) in &left {
+            let latency_ms =
+                i32::try_from(unanswered.started.elapsed().as_millis()).unwrap_or(i32::MAX);
+            let trace = NewTrace {
+                token_id: unanswered.token_id,
+                status: TraceStatus::Failed,
+                error: Some(&error),
+                error_code: Some("shutdown"),
+                ..new_trace(*id, &unanswered.question, &unanswered.model, latency_ms)
+            };
+            if let Err(e) = self.save_trace(&trace).await {
+                tracing::error!(trace_id = %id, error = %e, "could not store a question the shutdown cut off");
+            }
         }
+        left.len()
     }
 
     /// The model's answer, once a slot is free, unless the client goes first.

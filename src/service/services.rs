@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::gate::LlmGate;
+use super::in_flight::InFlight;
 use super::schema::SchemaWatch;
 use crate::config::Settings;
 use crate::domain::{Mode, ModelName, ValidationError};
@@ -23,6 +24,9 @@ pub struct Services {
     allowed_models: Vec<String>,
     pub(super) gate: Arc<LlmGate>,
     pub(super) schema: Arc<SchemaWatch>,
+    pub(super) in_flight: Arc<InFlight>,
+    /// `http.shutdown_grace`, named in the trace of a question the shutdown cut off.
+    pub(super) shutdown_grace: u64,
 }
 
 impl Services {
@@ -40,6 +44,8 @@ impl Services {
                 Duration::from_secs(settings.ollama.timeout),
             )),
             schema: Arc::default(),
+            in_flight: Arc::default(),
+            shutdown_grace: settings.http.shutdown_grace,
         }
     }
 

@@ -96,3 +96,52 @@ async fn sigterm_lets_every_query_in_flight_finish_store_its_trace_and_exit_zero
     }
     ollama.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_query_still_unanswered_when_the_grace_ends_is_stored_as_failed_and_counted() {
+    let db = fresh_database().await;
+    let ollama = start_ollama().await;
+    ollama.set_behavior(Behavior::Hang);
+    let port = free_port();
+    let mut command = serve(maia(), port, &db.url, &ollama.url());
+    command.env("MAIA_HTTP__SHUTDOWN_GRACE", "1");
+    let mut server = Process::spawn(command);
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(
+        wait_for_200(&format!("{base}/readyz"), Duration::from_secs(20)).await,
+        "never ready; its log:\n{}",
+        server.log()
+    );
+    let token = issue_token(&db.url, "r4-cut", ALL_SCOPES).await;
+    let asked = http_client()
+        .post(format!("{base}{QUERY_PATH}"))
+        .bearer_auth(&token.token)
+        .json(&json!({ "query": "cut off by the shutdown" }))
+        .send();
+    let asked = tokio::spawn(asked);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ollama.chat_count() < 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(ollama.chat_count(), 1, "the query never reached Ollama");
+
+    server.assert_stops_cleanly(Duration::from_secs(10)).await;
+    let answer = asked.await.unwrap();
+
+    assert!(answer.is_err(), "an answer after the grace: {answer:?}");
+    let stored = stored_traces(&db.url).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let trace = &stored[0];
+    assert_eq!(trace.query, "cut off by the shutdown");
+    assert_eq!(trace.status, "failed");
+    assert_eq!(trace.error_code.as_deref(), Some("shutdown"));
+    assert_eq!(trace.token_id, Some(token.id));
+    let error = trace.error.as_deref().unwrap_or_default();
+    assert!(error.contains("http.shutdown_grace = 1 s"), "{error}");
+    let log = server.log();
+    assert!(
+        log.contains("1 question(s) still unanswered when the shutdown grace ended"),
+        "{log}"
+    );
+    ollama.stop().await;
+}

@@ -86,7 +86,7 @@ async fn slow_bodies_from_one_client_leave_the_server_answering() {
     let ollama = start_ollama().await;
     let port = free_port();
     let mut command = serve(
-        maia_with_open_files(OPEN_FILES, OPEN_FILES),
+        maia_with_open_files(OPEN_FILES, Some(OPEN_FILES)),
         port,
         &db.url,
         &ollama.url(),

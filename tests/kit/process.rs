@@ -47,15 +47,17 @@ pub fn serve(mut command: Command, port: u16, db_url: &str, ollama_url: &str) ->
     command
 }
 
-/// [`maia`] started with open-files limits `soft` and `hard`, as a unit's `LimitNOFILE`
-/// or `ulimit -n` sets them (through `sh`, which then becomes maia).
-pub fn maia_with_open_files(soft: u64, hard: u64) -> Command {
+/// [`maia`] started with an open-files limit of `soft`, and `hard` if given (else the
+/// caller's), as a unit's `LimitNOFILE` or `ulimit -n` sets them (through `sh`, which then
+/// becomes maia). A hard limit can only be lowered: a build sandbox may have a low one.
+pub fn maia_with_open_files(soft: u64, hard: Option<u64>) -> Command {
+    let hard = hard
+        .map(|h| format!(" && ulimit -Hn {h}"))
+        .unwrap_or_default();
     let mut command = Command::new("sh");
     command
         .arg("-c")
-        .arg(format!(
-            "ulimit -Sn {soft} && ulimit -Hn {hard} && exec \"$0\" \"$@\""
-        ))
+        .arg(format!("ulimit -Sn {soft}{hard} && exec \"$0\" \"$@\""))
         .arg(maia_bin());
     super::clean_env::clear_maia_env(&mut command);
     super::log::set_level(&mut command);
