@@ -7,8 +7,7 @@ use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use super::error::ServiceError;
-use super::services::Services;
-use crate::store::{self, SchemaMismatch, StoreError};
+use crate::store::{self, Db, SchemaMismatch, StoreError};
 
 /// How long a schema found current is trusted (a newer maia may migrate it meanwhile).
 const CURRENT_FOR: Duration = Duration::from_secs(5);
@@ -40,31 +39,30 @@ impl SchemaWatch {
     }
 }
 
-impl Services {
+impl SchemaWatch {
     /// Ok when the database's schema is exactly this binary's; otherwise what to do about
     /// it. A database that cannot be asked is reported as such.
-    pub async fn require_current_schema(&self) -> Result<(), ServiceError> {
-        let verdict = match self.schema.fresh() {
+    pub async fn require_current(&self, db: &Db) -> Result<(), ServiceError> {
+        let verdict = match self.fresh() {
             Some(verdict) => verdict,
-            None => self.check_schema().await?,
+            None => self.check(db).await?,
         };
         verdict.map_or(Ok(()), |m| Err(StoreError::Schema(m).into()))
     }
 
-    async fn check_schema(&self) -> Result<Verdict, StoreError> {
-        let _one_at_a_time = self.schema.checking.lock().await;
-        if let Some(verdict) = self.schema.fresh() {
+    async fn check(&self, db: &Db) -> Result<Verdict, StoreError> {
+        let _one_at_a_time = self.checking.lock().await;
+        if let Some(verdict) = self.fresh() {
             return Ok(verdict);
         }
-        let status = self
-            .db
-            .bounded(async { store::migration_status(&**self.db.conn().await?).await })
+        let status = db
+            .bounded(async { store::migration_status(&**db.conn().await?).await })
             .await?;
         let verdict = status.mismatch();
         if let Some(mismatch) = &verdict {
             tracing::warn!("{mismatch}");
         }
-        self.schema.remember(verdict.clone());
+        self.remember(verdict.clone());
         Ok(verdict)
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::error::ServiceError;
 use super::gate::LlmGate;
 use super::in_flight::InFlight;
 use super::schema::SchemaWatch;
@@ -47,6 +48,12 @@ impl Services {
             in_flight: Arc::default(),
             shutdown_grace: settings.http.shutdown_grace,
         }
+    }
+
+    /// Ok when the database's schema is exactly this binary's; otherwise what to do about
+    /// it (`StoreError::Schema`), or that the database cannot be asked.
+    pub async fn require_current_schema(&self) -> Result<(), ServiceError> {
+        self.schema.require_current(&self.db).await
     }
 
     /// The model a question gets: the one it names, if allowed, else its mode's. Any model

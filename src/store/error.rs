@@ -23,7 +23,7 @@ pub enum StoreError {
     Timeout(std::time::Duration),
     /// The schema is not this binary's: migrations pending, or a newer maia's.
     #[error("{0}")]
-    Schema(#[from] super::migrations::SchemaMismatch),
+    Schema(#[from] SchemaMismatch),
     /// A migration failed to apply.
     #[error("migration failed: {0}")]
     Migration(Source),
@@ -83,4 +83,20 @@ impl From<PoolError> for StoreError {
             other => StoreError::Unavailable(other.into()),
         }
     }
+}
+
+/// A migration: its version and name, as in `V{version}__{name}.sql`.
+pub type Migration = (i32, String);
+
+/// Why this maia cannot work on a database: its schema is older or newer than the
+/// binary's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaMismatch {
+    #[error(
+        "the database lacks {} migration(s) of this maia (first: V{}__{}); run `maia migrate`",
+        .0.len(), .0[0].0, .0[0].1
+    )]
+    Pending(Vec<Migration>),
+    #[error("the database is at V{database}; this maia knows V{known}; upgrade maia")]
+    Newer { database: i32, known: i32 },
 }

@@ -16,8 +16,7 @@ mod embedded {
 /// concurrent starts apply each migration exactly once. ("maia" in ASCII.)
 const LOCK_KEY: i64 = 0x6d61_6961;
 
-/// A migration: its version and name, as in `V{version}__{name}.sql`.
-pub type Migration = (i32, String);
+pub use super::error::{Migration, SchemaMismatch};
 
 #[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
 pub struct MigrationStatus {
@@ -26,19 +25,6 @@ pub struct MigrationStatus {
     /// Versions the database records that this binary does not know: a newer maia
     /// migrated it.
     pub unknown: Vec<i32>,
-}
-
-/// Why this maia cannot work on a database: its schema is older or newer than the
-/// binary's.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SchemaMismatch {
-    #[error(
-        "the database lacks {} migration(s) of this maia (first: V{}__{}); run `maia migrate`",
-        .0.len(), .0[0].0, .0[0].1
-    )]
-    Pending(Vec<Migration>),
-    #[error("the database is at V{database}; this maia knows V{known}; upgrade maia")]
-    Newer { database: i32, known: i32 },
 }
 
 impl MigrationStatus {

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
+use crate::kit::database::Database;
 use crate::kit::process::serve;
 use crate::kit::tokens::{issue_token, ALL_SCOPES};
 use crate::kit::traces::has_ok_trace;
@@ -42,19 +43,28 @@ async fn wait_until_all_at_ollama(ollama: &FakeOllama) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sigterm_lets_every_query_in_flight_finish_store_its_trace_and_exit_zero() {
-    let db = fresh_database().await;
-    let ollama = start_ollama().await;
-    ollama.set_behavior(Behavior::Delay(OLLAMA_DELAY));
+/// `maia serve` on `db` and `ollama` with `grace` seconds of shutdown grace, once ready:
+/// the process and its base URL.
+async fn start_server(db: &Database, ollama: &FakeOllama, grace: u64) -> (Process, String) {
     let port = free_port();
-    let mut server = Process::spawn(serve(maia(), port, &db.url, &ollama.url()));
+    let mut command = serve(maia(), port, &db.url, &ollama.url());
+    command.env("MAIA_HTTP__SHUTDOWN_GRACE", grace.to_string());
+    let server = Process::spawn(command);
     let base = format!("http://127.0.0.1:{port}");
     assert!(
         wait_for_200(&format!("{base}/readyz"), Duration::from_secs(20)).await,
         "never ready; its log:\n{}",
         server.log()
     );
+    (server, base)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_lets_every_query_in_flight_finish_store_its_trace_and_exit_zero() {
+    let db = fresh_database().await;
+    let ollama = start_ollama().await;
+    ollama.set_behavior(Behavior::Delay(OLLAMA_DELAY));
+    let (mut server, base) = start_server(&db, &ollama, 10).await;
     let token = issue_token(&db.url, "r4", ALL_SCOPES).await;
     let requests = send_queries(&base, &token.token);
     wait_until_all_at_ollama(&ollama).await;
@@ -102,16 +112,7 @@ async fn a_query_still_unanswered_when_the_grace_ends_is_stored_as_failed_and_co
     let db = fresh_database().await;
     let ollama = start_ollama().await;
     ollama.set_behavior(Behavior::Hang);
-    let port = free_port();
-    let mut command = serve(maia(), port, &db.url, &ollama.url());
-    command.env("MAIA_HTTP__SHUTDOWN_GRACE", "1");
-    let mut server = Process::spawn(command);
-    let base = format!("http://127.0.0.1:{port}");
-    assert!(
-        wait_for_200(&format!("{base}/readyz"), Duration::from_secs(20)).await,
-        "never ready; its log:\n{}",
-        server.log()
-    );
+    let (mut server, base) = start_server(&db, &ollama, 1).await;
     let token = issue_token(&db.url, "r4-cut", ALL_SCOPES).await;
     let asked = http_client()
         .post(format!("{base}{QUERY_PATH}"))
