@@ -63,6 +63,16 @@ impl ConnectionTable {
         }
     }
 
+    /// For `HttpServer::on_connect`: the accepted connection's slot, in its data.
+    pub fn on_connect(self: &Arc<Self>, io: &dyn Any, data: &mut Extensions) {
+        let Some(stream) = io.downcast_ref::<TcpStream>() else {
+            return;
+        };
+        if let Ok(peer) = stream.peer_addr() {
+            data.insert(self.open(peer.ip()));
+        }
+    }
+
     fn close(&self, client: IpAddr) {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(count) = open.get_mut(&client) {
@@ -102,18 +112,6 @@ pub struct Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         self.table.close(self.client);
-    }
-}
-
-impl ConnectionTable {
-    /// For `HttpServer::on_connect`: the accepted connection's slot, in its data.
-    pub fn on_connect(self: &Arc<Self>, io: &dyn Any, data: &mut Extensions) {
-        let Some(stream) = io.downcast_ref::<TcpStream>() else {
-            return;
-        };
-        if let Ok(peer) = stream.peer_addr() {
-            data.insert(self.open(peer.ip()));
-        }
     }
 }
 
