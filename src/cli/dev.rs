@@ -51,11 +51,14 @@ fn for_cluster(mut settings: Settings, database_url: Secret) -> Settings {
 }
 
 async fn serve(cluster: &Cluster, settings: Settings) -> ExitCode {
-    if let Err(e) = cluster.ensure_database(DATABASE).await {
-        eprintln!("maia dev: cannot create the database: {e:#}");
-        return ExitCode::FAILURE;
-    }
-    let settings = for_cluster(settings, Secret::new(cluster.url(DATABASE)));
+    let database_url = match cluster.ensure_app_database(DATABASE).await {
+        Ok(url) => url,
+        Err(e) => {
+            eprintln!("maia dev: cannot set up the database: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let settings = for_cluster(settings, database_url);
     announce(cluster, &settings);
     if settings.auth.required {
         match dev_token(&settings).await {
@@ -87,9 +90,12 @@ fn announce(cluster: &Cluster, settings: &Settings) {
         cluster.data_dir().display()
     );
     eprintln!(
-        "maia dev: the superuser `{}`'s password is in {}",
+        "maia dev: passwords: the superuser `{}`'s in {}; maia connects as `{}` (no superuser), \
+         its password in {}",
         Cluster::SUPERUSER,
-        cluster.superuser_password_file().display()
+        cluster.superuser_password_file().display(),
+        Cluster::APP_ROLE,
+        cluster.app_password_file().display()
     );
     eprintln!("maia dev: serving on http://{}", settings.http.listen);
 }

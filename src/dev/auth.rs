@@ -12,8 +12,10 @@ use super::passwords::write_password_file;
 use super::process::run;
 use crate::config::Secret;
 
-/// Beside `pgdata`, readable by their owner only.
+/// The superuser's password, beside `pgdata`, readable by its owner only.
 pub const SUPERUSER_PASSWORD_FILE: &str = "superuser.password";
+/// The application role's password, there too.
+pub const APP_PASSWORD_FILE: &str = "app.password";
 /// initdb's copy of the superuser password, there while initdb runs.
 const INITDB_PASSWORD_FILE: &str = "initdb.password";
 /// A password (SCRAM) from every client, over the socket and loopback; nobody else.

@@ -4,9 +4,10 @@
 //! and asks every client for a password (SCRAM; `pg_hba.conf` is maia's, rewritten at each
 //! start): any local user could otherwise connect, and its superuser runs programs as the
 //! cluster's OS user (`COPY … TO PROGRAM`). The superuser `maia`'s password is in
-//! `superuser.password`, readable by its owner only, in a data directory only its owner can
-//! enter. PostgreSQL refuses to run as root, so under root the cluster runs as an
-//! unprivileged user (`postgres` if it exists, else `nobody`).
+//! `superuser.password`; `maia dev` itself connects as `maia_app`, which is no superuser,
+//! with the password in `app.password` (both files readable by their owner only, in a data
+//! directory only its owner can enter). PostgreSQL refuses to run as root, so under root the
+//! cluster runs as an unprivileged user (`postgres` if it exists, else `nobody`).
 
 use std::fs::{self, Permissions};
 use std::net::TcpListener;
@@ -17,11 +18,15 @@ use std::process::{Command, Stdio};
 
 use super::admin::Session;
 use super::auth::{
-    run_initdb_with_password, set_password_offline, write_pg_hba, SUPERUSER_PASSWORD_FILE,
+    run_initdb_with_password, set_password_offline, write_pg_hba, APP_PASSWORD_FILE,
+    SUPERUSER_PASSWORD_FILE,
 };
 use super::bindir::find_bindir;
 use super::error::{io, ClusterError};
-use super::passwords::{new_password, percent_encoded, read_password_file, write_password_file};
+use super::passwords::{
+    new_password, percent_encoded, read_or_make_password_file, read_password_file,
+    write_password_file,
+};
 use super::process::run;
 use super::unprivileged::placement;
 use crate::config::Secret;
@@ -53,8 +58,10 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// The role that owns the cluster and every database in it.
+    /// The role that owns the cluster, and the databases the tests make.
     pub const SUPERUSER: &str = "maia";
+    /// The role `maia dev` connects as: it owns its database and nothing more.
+    pub const APP_ROLE: &str = "maia_app";
 
     /// Creates the cluster if needed (reusing existing data) and starts it.
     pub fn start(options: &ClusterOptions) -> Result<Self, ClusterError> {
@@ -133,6 +140,11 @@ impl Cluster {
         self.data_dir.join(SUPERUSER_PASSWORD_FILE)
     }
 
+    /// Where the application role's password is kept (readable by its owner only).
+    pub fn app_password_file(&self) -> PathBuf {
+        self.data_dir.join(APP_PASSWORD_FILE)
+    }
+
     /// A URL for `database` as the superuser, over loopback TCP, with its password.
     pub fn url(&self, database: &str) -> String {
         self.url_as(Self::SUPERUSER, &self.superuser_password, database)
@@ -172,6 +184,33 @@ impl Cluster {
         let created = session.create_database(database, None).await;
         session.close().await;
         created
+    }
+
+    /// Makes `database` maia's own: the application role (its password made once, kept in
+    /// `app.password`) owns it and what is in it, including what an older maia made as the
+    /// superuser. The URL to connect as that role.
+    pub async fn ensure_app_database(&self, database: &str) -> Result<Secret, ClusterError> {
+        let password = read_or_make_password_file(&self.app_password_file())?;
+        let session = Session::open(&self.url("postgres")).await?;
+        let mut done = session.ensure_app_role(Self::APP_ROLE, &password).await;
+        if done.is_ok() {
+            done = session
+                .create_database(database, Some(Self::APP_ROLE))
+                .await;
+        }
+        session.close().await;
+        done?;
+        let session = Session::open(&self.url(database)).await?;
+        let handed_over = session
+            .hand_over_database(database, Self::SUPERUSER, Self::APP_ROLE)
+            .await;
+        session.close().await;
+        handed_over?;
+        Ok(Secret::new(self.url_as(
+            Self::APP_ROLE,
+            &password,
+            database,
+        )))
     }
 
     /// Stops the server, waiting for it to shut down.

@@ -58,6 +58,16 @@ pub fn read_password_file(path: &Path) -> Result<Option<Secret>, ClusterError> {
     }
 }
 
+/// The password kept in `path`, made and kept there if there is none.
+pub fn read_or_make_password_file(path: &Path) -> Result<Secret, ClusterError> {
+    if let Some(password) = read_password_file(path)? {
+        return Ok(password);
+    }
+    let password = new_password()?;
+    write_password_file(path, &password)?;
+    Ok(password)
+}
+
 /// What PostgreSQL stores for `password`. `ALTER ROLE … PASSWORD` with it sets the
 /// password without the plain text.
 pub fn scram_verifier(password: &Secret) -> String {
