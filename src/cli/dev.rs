@@ -28,13 +28,6 @@ pub fn run(settings: Settings, data_dir: &Path, fresh: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let settings = for_cluster(settings, &cluster);
-    eprintln!(
-        "maia dev: PostgreSQL listens on 127.0.0.1:{} (data in {}); serving on http://{}",
-        cluster.port(),
-        cluster.data_dir().display(),
-        settings.http.listen
-    );
     let code = actix_web::rt::System::new().block_on(serve(&cluster, settings));
     eprintln!("maia dev: stopping PostgreSQL");
     if let Err(e) = cluster.stop() {
@@ -44,10 +37,10 @@ pub fn run(settings: Settings, data_dir: &Path, fresh: bool) -> ExitCode {
     code
 }
 
-/// The settings pointed at the cluster, migrating on start, on loopback unless a listen
-/// address was chosen.
-fn for_cluster(mut settings: Settings, cluster: &Cluster) -> Settings {
-    settings.database.url = Secret::new(cluster.url(DATABASE));
+/// The settings pointed at `database_url` in the cluster, migrating on start, on loopback
+/// unless a listen address was chosen.
+fn for_cluster(mut settings: Settings, database_url: Secret) -> Settings {
+    settings.database.url = database_url;
     settings.database.password = None;
     settings.database.ca_file = None;
     settings.database.migrate_on_start = true;
@@ -58,10 +51,15 @@ fn for_cluster(mut settings: Settings, cluster: &Cluster) -> Settings {
 }
 
 async fn serve(cluster: &Cluster, settings: Settings) -> ExitCode {
-    if let Err(e) = cluster.ensure_database(DATABASE).await {
-        eprintln!("maia dev: cannot create the database: {e:#}");
-        return ExitCode::FAILURE;
-    }
+    let database_url = match cluster.ensure_app_database(DATABASE).await {
+        Ok(url) => url,
+        Err(e) => {
+            eprintln!("maia dev: cannot set up the database: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let settings = for_cluster(settings, database_url);
+    announce(cluster, &settings);
     if settings.auth.required {
         match dev_token(&settings).await {
             Ok(token) => eprintln!(
@@ -80,6 +78,26 @@ async fn serve(cluster: &Cluster, settings: Settings) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Where PostgreSQL is, how it is reached and where its passwords are (never the
+/// passwords themselves), and where maia serves.
+fn announce(cluster: &Cluster, settings: &Settings) {
+    eprintln!(
+        "maia dev: PostgreSQL listens on 127.0.0.1:{} with password authentication only \
+         (data in {})",
+        cluster.port(),
+        cluster.data_dir().display()
+    );
+    eprintln!(
+        "maia dev: passwords: the superuser `{}`'s in {}; maia connects as `{}` (no superuser), \
+         its password in {}",
+        Cluster::SUPERUSER,
+        cluster.superuser_password_file().display(),
+        Cluster::APP_ROLE,
+        cluster.app_password_file().display()
+    );
+    eprintln!("maia dev: serving on http://{}", settings.http.listen);
 }
 
 /// A fresh token named `dev` with every scope; the previous run's is revoked.

@@ -1,29 +1,43 @@
 //! A private PostgreSQL cluster in a directory of ours, for `maia dev` and the tests.
 //!
 //! The cluster listens on 127.0.0.1 on a free port with its socket in the data directory,
-//! trusts local connections (it is only reachable from this machine) and has a superuser
-//! `maia`. PostgreSQL refuses to run as root, so under root the cluster runs as an
-//! unprivileged user (`postgres` if it exists, else `nobody`).
+//! and asks every client for a password (SCRAM; `pg_hba.conf` is maia's, rewritten at each
+//! start): any local user could otherwise connect, and its superuser runs programs as the
+//! cluster's OS user (`COPY … TO PROGRAM`). The superuser `maia`'s password is in
+//! `superuser.password`; `maia dev` itself connects as `maia_app`, which is no superuser,
+//! with the password in `app.password` (both files readable by their owner only, in a data
+//! directory only its owner can enter). PostgreSQL refuses to run as root, so under root the
+//! cluster runs as an unprivileged user (`postgres` if it exists, else `nobody`).
 
-use std::fs;
+use std::fs::{self, Permissions};
 use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::admin::Session;
+use super::auth::{
+    run_initdb_with_password, set_password_offline, write_pg_hba, APP_PASSWORD_FILE,
+    SUPERUSER_PASSWORD_FILE,
+};
 use super::bindir::find_bindir;
 use super::error::{io, ClusterError};
+use super::passwords::{
+    new_password, percent_encoded, read_or_make_password_file, read_password_file,
+    write_password_file,
+};
+use super::process::run;
 use super::unprivileged::placement;
+use crate::config::Secret;
 
-/// Role that owns the cluster and every database in it.
-pub const SUPERUSER: &str = "maia";
 const CONF_FILE: &str = "maia-dev.conf";
 /// Unix socket paths are limited to 107 bytes; longer directories get no socket.
 const MAX_SOCKET_DIR: usize = 90;
 
 #[derive(Debug, Clone)]
 pub struct ClusterOptions {
-    /// Holds `pgdata/`, the socket and `postgres.log`.
+    /// Holds `pgdata/`, the socket, `postgres.log` and the password files.
     pub data_dir: PathBuf,
     /// Delete existing data first.
     pub fresh: bool,
@@ -40,9 +54,15 @@ pub struct Cluster {
     port: u16,
     run_as: Option<(u32, u32)>,
     running: bool,
+    superuser_password: Secret,
 }
 
 impl Cluster {
+    /// The role that owns the cluster, and the databases the tests make.
+    pub const SUPERUSER: &str = "maia";
+    /// The role `maia dev` connects as: it owns its database and nothing more.
+    pub const APP_ROLE: &str = "maia_app";
+
     /// Creates the cluster if needed (reusing existing data) and starts it.
     pub fn start(options: &ClusterOptions) -> Result<Self, ClusterError> {
         let bindir = find_bindir()?;
@@ -61,21 +81,33 @@ impl Cluster {
             port: 0,
             run_as,
             running: false,
+            // Set below, before anything connects.
+            superuser_password: Secret::new(""),
         };
-        if options.fresh && cluster.pgdata.exists() {
-            cluster.stop_leftover();
-            fs::remove_dir_all(&cluster.pgdata)
-                .map_err(io(format!("cannot remove {}", cluster.pgdata.display())))?;
-        }
-        if !cluster.pgdata.join("PG_VERSION").exists() {
-            cluster.init(options.fsync)?;
-        } else {
-            // A previous run killed without cleanup leaves its server running.
-            cluster.stop_leftover();
-        }
+        cluster.superuser_password = cluster.prepare(options)?;
         cluster.chown_all()?;
+        cluster.chown(&write_pg_hba(&cluster.pgdata)?)?;
         cluster.start_on_a_free_port(options.fsync)?;
         Ok(cluster)
+    }
+
+    /// A stopped cluster in `pgdata`, made if needed, whose superuser has a password in
+    /// `superuser.password`: that password.
+    fn prepare(&self, options: &ClusterOptions) -> Result<Secret, ClusterError> {
+        if options.fresh && self.pgdata.exists() {
+            self.stop_leftover();
+            fs::remove_dir_all(&self.pgdata)
+                .map_err(io(format!("cannot remove {}", self.pgdata.display())))?;
+        }
+        if !self.pgdata.join("PG_VERSION").exists() {
+            return self.init(options.fsync);
+        }
+        // A previous run killed without cleanup leaves its server running.
+        self.stop_leftover();
+        match read_password_file(&self.superuser_password_file())? {
+            Some(password) => Ok(password),
+            None => self.set_superuser_password(),
+        }
     }
 
     /// A free port can be taken between our probe and PostgreSQL's bind: try a few.
@@ -103,10 +135,25 @@ impl Cluster {
         &self.data_dir
     }
 
-    /// A URL for `database` as the superuser, over loopback TCP.
+    /// Where the superuser's password is kept (readable by its owner only).
+    pub fn superuser_password_file(&self) -> PathBuf {
+        self.data_dir.join(SUPERUSER_PASSWORD_FILE)
+    }
+
+    /// Where the application role's password is kept (readable by its owner only).
+    pub fn app_password_file(&self) -> PathBuf {
+        self.data_dir.join(APP_PASSWORD_FILE)
+    }
+
+    /// A URL for `database` as the superuser, over loopback TCP, with its password.
     pub fn url(&self, database: &str) -> String {
+        self.url_as(Self::SUPERUSER, &self.superuser_password, database)
+    }
+
+    fn url_as(&self, role: &str, password: &Secret, database: &str) -> String {
         format!(
-            "postgresql://{SUPERUSER}@127.0.0.1:{}/{database}",
+            "postgresql://{role}:{}@127.0.0.1:{}/{database}",
+            percent_encoded(password.expose()),
             self.port
         )
     }
@@ -117,41 +164,53 @@ impl Cluster {
         self.socket_dir.as_deref()
     }
 
-    /// A URL for `database` as the superuser over the unix socket, when there is one.
+    /// A URL for `database` as the superuser over the unix socket, with its password, when
+    /// there is a socket.
     pub fn socket_url(&self, database: &str) -> Option<String> {
         self.socket_dir.as_ref().map(|dir| {
             format!(
-                "postgresql:///{database}?host={}&port={}&user={SUPERUSER}",
+                "postgresql:///{database}?host={}&port={}&user={}&password={}",
                 dir.display(),
-                self.port
+                self.port,
+                Self::SUPERUSER,
+                percent_encoded(self.superuser_password.expose())
             )
         })
     }
 
-    /// Creates `database` unless it exists.
+    /// Creates `database` unless it exists, owned by the superuser.
     pub async fn ensure_database(&self, database: &str) -> Result<(), ClusterError> {
-        let sql =
-            |e: tokio_postgres::Error| ClusterError::Setup(format!("creating {database}: {e}"));
-        let (client, connection) =
-            tokio_postgres::connect(&self.url("postgres"), tokio_postgres::NoTls)
-                .await
-                .map_err(sql)?;
-        let driver = tokio::spawn(connection);
-        let exists = client
-            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&database])
-            .await
-            .map_err(sql)?
-            .is_some();
-        if !exists {
-            let quoted = format!("\"{}\"", database.replace('"', "\"\""));
-            client
-                .batch_execute(&format!("CREATE DATABASE {quoted}"))
-                .await
-                .map_err(sql)?;
+        let session = Session::open(&self.url("postgres")).await?;
+        let created = session.create_database(database, None).await;
+        session.close().await;
+        created
+    }
+
+    /// Makes `database` maia's own: the application role (its password made once, kept in
+    /// `app.password`) owns it and what is in it, including what an older maia made as the
+    /// superuser. The URL to connect as that role.
+    pub async fn ensure_app_database(&self, database: &str) -> Result<Secret, ClusterError> {
+        let password = read_or_make_password_file(&self.app_password_file())?;
+        let session = Session::open(&self.url("postgres")).await?;
+        let mut done = session.ensure_app_role(Self::APP_ROLE, &password).await;
+        if done.is_ok() {
+            done = session
+                .create_database(database, Some(Self::APP_ROLE))
+                .await;
         }
-        drop(client);
-        let _ = driver.await;
-        Ok(())
+        session.close().await;
+        done?;
+        let session = Session::open(&self.url(database)).await?;
+        let handed_over = session
+            .hand_over_database(database, Self::SUPERUSER, Self::APP_ROLE)
+            .await;
+        session.close().await;
+        handed_over?;
+        Ok(Secret::new(self.url_as(
+            Self::APP_ROLE,
+            &password,
+            database,
+        )))
     }
 
     /// Stops the server, waiting for it to shut down.
@@ -200,7 +259,9 @@ impl Cluster {
         Ok(())
     }
 
-    fn init(&self, fsync: bool) -> Result<(), ClusterError> {
+    /// A new cluster whose superuser has a new password, kept in `superuser.password`: that
+    /// password.
+    fn init(&self, fsync: bool) -> Result<Secret, ClusterError> {
         if self.pgdata.exists() {
             // A half-made cluster from an interrupted initdb.
             fs::remove_dir_all(&self.pgdata)
@@ -210,9 +271,7 @@ impl Cluster {
         let mut command = self.command("initdb");
         command.arg("-D").arg(&self.pgdata).args([
             "-U",
-            SUPERUSER,
-            "-A",
-            "trust",
+            Self::SUPERUSER,
             "-E",
             "UTF8",
             "--no-locale",
@@ -220,11 +279,30 @@ impl Cluster {
         if !fsync {
             command.arg("--no-sync");
         }
-        run(command, "initdb")?;
+        let password = new_password()?;
+        run_initdb_with_password(command, &self.data_dir, &password, |path| self.chown(path))?;
+        write_password_file(&self.superuser_password_file(), &password)?;
         let conf = self.pgdata.join("postgresql.conf");
         let mut text = fs::read_to_string(&conf).map_err(io("cannot read postgresql.conf"))?;
         text.push_str(&format!("\ninclude_if_exists = '{CONF_FILE}'\n"));
-        fs::write(&conf, text).map_err(io("cannot write postgresql.conf"))
+        fs::write(&conf, text).map_err(io("cannot write postgresql.conf"))?;
+        Ok(password)
+    }
+
+    /// Gives the superuser of the stopped cluster a new password, kept in
+    /// `superuser.password`: that password. For a cluster an older maia made, which trusted
+    /// every local connection and had none, or when the file was deleted.
+    fn set_superuser_password(&self) -> Result<Secret, ClusterError> {
+        let password = new_password()?;
+        let postgres = self.command("postgres");
+        set_password_offline(postgres, &self.pgdata, Self::SUPERUSER, &password)?;
+        write_password_file(&self.superuser_password_file(), &password)?;
+        eprintln!(
+            "maia: the PostgreSQL cluster in {} now asks for passwords; the superuser's is in {}",
+            self.data_dir.display(),
+            self.superuser_password_file().display()
+        );
+        Ok(password)
     }
 
     fn write_conf(&self, fsync: bool) -> Result<(), ClusterError> {
@@ -258,7 +336,7 @@ impl Cluster {
         if with_log {
             command.arg(self.data_dir.join("postgres.log"));
         }
-        run(command, &format!("pg_ctl {}", args[0])).map_err(|e| match e {
+        run(command, &format!("pg_ctl {}", args[0]), None).map_err(|e| match e {
             ClusterError::Command { command, output } if with_log => ClusterError::Command {
                 command,
                 output: format!(
@@ -289,7 +367,11 @@ impl Cluster {
         Ok(())
     }
 
+    /// The cluster's user owns the data directory, which only its owner can enter (it holds
+    /// the password files and the socket).
     fn chown_all(&self) -> Result<(), ClusterError> {
+        fs::set_permissions(&self.data_dir, Permissions::from_mode(0o700))
+            .map_err(io(format!("cannot restrict {}", self.data_dir.display())))?;
         if self.run_as.is_none() {
             return Ok(());
         }
@@ -307,26 +389,6 @@ impl Drop for Cluster {
         if let Err(e) = self.stop() {
             tracing::warn!("stopping PostgreSQL: {e}");
         }
-    }
-}
-
-fn run(mut command: Command, name: &str) -> Result<(), ClusterError> {
-    let output = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(io(format!("cannot run {name}")))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        let mut text = String::from_utf8_lossy(&output.stderr).trim().to_string();
-        if text.is_empty() {
-            text = String::from_utf8_lossy(&output.stdout).trim().to_string();
-        }
-        Err(ClusterError::Command {
-            command: name.to_string(),
-            output: text,
-        })
     }
 }
 

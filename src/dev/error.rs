@@ -15,6 +15,11 @@ pub enum ClusterError {
     #[error("`{command}` failed: {output}")]
     Command { command: String, output: String },
     #[error("{context}: {source}")]
+    Database {
+        context: String,
+        source: tokio_postgres::Error,
+    },
+    #[error("{context}: {source}")]
     Io {
         context: String,
         source: std::io::Error,

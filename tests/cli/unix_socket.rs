@@ -20,14 +20,17 @@ async fn socket_urls() -> Vec<String> {
         .display()
         .to_string();
     let url = cluster.socket_url(&db.name).expect("a socket URL");
+    let password = std::fs::read_to_string(cluster.superuser_password_file())
+        .expect("the superuser's password file");
     vec![
         url.clone(),
         format!("{url}&sslmode=disable"),
         format!("{url}&sslmode=require"),
         format!("{url}&sslmode=verify-full"),
         format!(
-            "host={dir} port={} user=maia dbname={} sslmode=require",
+            "host={dir} port={} user=maia password={} dbname={} sslmode=require",
             cluster.port(),
+            password.trim(),
             db.name
         ),
     ]

@@ -34,7 +34,7 @@ pub fn shared_cluster() -> &'static Cluster {
 #[derive(Debug, Clone)]
 pub struct Database {
     pub name: String,
-    /// Over loopback TCP, as the cluster's superuser.
+    /// Over loopback TCP, as the cluster's superuser (its password in the URL).
     pub url: String,
 }
 
@@ -58,11 +58,17 @@ pub async fn database_in(cluster: &Cluster) -> Database {
 
 /// A client connected to `url`; its connection runs on the caller's runtime.
 pub async fn psql(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+    connect(url)
         .await
-        .unwrap_or_else(|e| panic!("connect to the test database: {e}"));
+        .unwrap_or_else(|e| panic!("connect to the test database: {e}"))
+}
+
+/// A client connected to `url`, or why the server (or the client) refused; its connection
+/// runs on the caller's runtime.
+pub async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
-    client
+    Ok(client)
 }
 
 /// The versions in the migration history, in order, one per recorded run (a migration
