@@ -35,6 +35,31 @@ async fn start_dev(data_dir: &Path, fresh: bool, ollama: &FakeOllama) -> (Proces
     (dev, base)
 }
 
+/// `maia dev` on a new data directory, and what a test reads of it.
+struct DevOnNewCluster {
+    _scratch: Scratch,
+    _ollama: FakeOllama,
+    data_dir: PathBuf,
+    dev: Process,
+    /// Its PostgreSQL's port.
+    port: u16,
+}
+
+async fn dev_on_new_cluster(tag: &str) -> DevOnNewCluster {
+    let scratch = Scratch::new(tag);
+    let data_dir = scratch.path("data");
+    let ollama = start_ollama().await;
+    let (dev, _) = start_dev(&data_dir, false, &ollama).await;
+    let port = printed_port(&dev);
+    DevOnNewCluster {
+        _scratch: scratch,
+        _ollama: ollama,
+        data_dir,
+        dev,
+        port,
+    }
+}
+
 /// The token `maia dev` printed at its start (a new one each time).
 fn printed_token(dev: &Process) -> String {
     let log = dev.log();
@@ -169,12 +194,14 @@ async fn a_root_run_cluster_in_an_unreachable_directory_moves_to_a_stand_in() {
 /// in files only their owner reads, in a directory only its owner enters.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dev_cluster_asks_every_client_for_a_password_and_keeps_them_private() {
-    let scratch = Scratch::new("dev-password");
-    let data_dir = scratch.path("data");
-    let ollama = start_ollama().await;
-
-    let (mut dev, _) = start_dev(&data_dir, false, &ollama).await;
-    let port = printed_port(&dev);
+    let DevOnNewCluster {
+        data_dir,
+        mut dev,
+        port,
+        // Bound, not `..`: the directory and the fake live until the test ends.
+        _scratch,
+        _ollama,
+    } = dev_on_new_cluster("dev-password").await;
     let superuser = connect(&loopback_url(port, "maia", None)).await;
     let app = connect(&loopback_url(port, "maia_app", None)).await;
     let wrong = connect(&loopback_url(port, "maia", Some("not-the-password"))).await;
@@ -207,12 +234,14 @@ async fn the_dev_cluster_asks_every_client_for_a_password_and_keeps_them_private
 /// superuser: it cannot run programs on the machine (`COPY … TO PROGRAM`).
 #[tokio::test(flavor = "multi_thread")]
 async fn maia_dev_connects_as_a_role_that_is_no_superuser() {
-    let scratch = Scratch::new("dev-app-role");
-    let data_dir = scratch.path("data");
-    let ollama = start_ollama().await;
-
-    let (mut dev, _) = start_dev(&data_dir, false, &ollama).await;
-    let port = printed_port(&dev);
+    let DevOnNewCluster {
+        data_dir,
+        mut dev,
+        port,
+        // Bound, not `..`: the directory and the fake live until the test ends.
+        _scratch,
+        _ollama,
+    } = dev_on_new_cluster("dev-app-role").await;
     let app_password = password_in(&data_dir, "app.password");
     let app = psql(&loopback_url(port, "maia_app", Some(&app_password))).await;
     let superuser: bool = app
