@@ -1,5 +1,6 @@
 //! The fake Ollama speaks Ollama's wire protocol: checked with plain reqwest and with the
-//! ollama-rs client maia uses, so the integration tests built on it mean something.
+//! ollama-rs client (an independent implementation; maia has its own, in src/llm), so the
+//! integration tests built on it mean something.
 
 #[path = "kit/mod.rs"]
 mod kit;
@@ -14,7 +15,7 @@ use ollama_rs::generation::chat::{ChatMessage, ChatMessageResponse, MessageRole}
 use ollama_rs::Ollama;
 use serde_json::{json, Value};
 
-/// ollama-rs on the fake's host and port, with our own client (as maia builds it).
+/// ollama-rs on the fake's host and port, over the kit's HTTP client.
 fn ollama_rs_client(fake: &FakeOllama) -> Ollama {
     Ollama::builder()
         .host("http://127.0.0.1")

@@ -69,9 +69,11 @@ pub struct OllamaSettings {
     pub model: String,
     /// Model for `deep` mode; defaults to `model`.
     pub deep_model: Option<String>,
-    /// Seconds to wait for the model's answer (a read timeout, not a total deadline).
+    /// Seconds Ollama may stay silent: before the first piece of the answer, or between two.
     #[default = 300]
     pub timeout: u64,
+    /// Seconds a whole answer may take; 0: no limit, a model that keeps writing may finish.
+    pub max_answer_seconds: u64,
     /// Calls to Ollama at once; more wait in the queue.
     #[default = 4]
     pub max_concurrent: usize,

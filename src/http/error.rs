@@ -166,6 +166,13 @@ fn describe_llm(error: &LlmError) -> (StatusCode, &'static str, String) {
             StatusCode::GATEWAY_TIMEOUT,
             format!("the language model sent nothing for {} s", t.as_secs()),
         ),
+        LlmError::AnswerTooSlow(t) => (
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "the language model's answer took longer than {} s",
+                t.as_secs()
+            ),
+        ),
         LlmError::ModelNotFound(m) => (
             StatusCode::BAD_GATEWAY,
             format!(

@@ -1,12 +1,11 @@
-//! The local language model: Ollama's chat API through ollama-rs, with our own HTTP client
-//! for the timeouts ollama-rs lacks and for the probes it does not offer.
+//! The local language model: Ollama's HTTP API (chat, streamed, and the probes), spoken
+//! with our own client so that every wait has the deadline we choose.
+
+mod chat;
+mod ndjson;
 
 use std::time::Duration;
 
-use ollama_rs::error::OllamaError;
-use ollama_rs::generation::chat::request::ChatMessageRequest;
-use ollama_rs::generation::chat::ChatMessage;
-use ollama_rs::Ollama;
 use reqwest::Url;
 use serde::Deserialize;
 
@@ -23,6 +22,8 @@ pub enum LlmError {
     Unreachable(String),
     #[error("Ollama sent nothing for {} s (ollama.timeout)", .0.as_secs())]
     Timeout(Duration),
+    #[error("Ollama's answer took longer than {} s (ollama.max_answer_seconds)", .0.as_secs())]
+    AnswerTooSlow(Duration),
     #[error("model {0:?} is not available on the Ollama server")]
     ModelNotFound(String),
     #[error("Ollama returned an error: {0}")]
@@ -40,7 +41,7 @@ impl LlmError {
     pub fn code(&self) -> &'static str {
         match self {
             LlmError::Unreachable(_) => "llm_unavailable",
-            LlmError::Timeout(_) => "llm_timeout",
+            LlmError::Timeout(_) | LlmError::AnswerTooSlow(_) => "llm_timeout",
             LlmError::ModelNotFound(_) => "model_not_found",
             LlmError::Upstream(_) => "llm_error",
             LlmError::Busy => "llm_busy",
@@ -64,21 +65,21 @@ pub struct Answer {
 
 #[derive(Clone)]
 pub struct Llm {
-    ollama: Ollama,
     http: reqwest::Client,
     base: Url,
-    timeout: Duration,
+    /// `ollama.timeout`: the longest Ollama may stay silent.
+    silence: Duration,
+    /// `ollama.max_answer_seconds`: the longest a whole answer may take, if bounded.
+    max_answer: Option<Duration>,
 }
 
 impl Llm {
     pub fn new(settings: &OllamaSettings) -> Result<Self, LlmSetupError> {
         let base = Url::parse(&settings.url).map_err(|e| LlmSetupError(e.to_string()))?;
-        let timeout = Duration::from_secs(settings.timeout);
-        // A read timeout, not a total deadline: it bounds silence, not the answer's length.
         // No proxy: a proxy from the environment would carry local traffic elsewhere.
+        // Calls bound their own waits (chat.rs); probes set a timeout each.
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(timeout)
             .no_proxy()
             // No connection kept between calls: a kept one is driven by the runtime of the
             // worker that opened it, and a worker that stops first at shutdown (an idle one)
@@ -86,80 +87,13 @@ impl Llm {
             .pool_max_idle_per_host(0)
             .build()
             .map_err(|e| LlmSetupError(e.to_string()))?;
-        let ollama = Ollama::builder()
-            .url(base.clone())
-            .reqwest_client(http.clone())
-            .build();
         Ok(Self {
-            ollama,
             http,
             base,
-            timeout,
+            silence: Duration::from_secs(settings.timeout),
+            max_answer: (settings.max_answer_seconds > 0)
+                .then(|| Duration::from_secs(settings.max_answer_seconds)),
         })
-    }
-
-    /// One non-streaming chat exchange.
-    pub async fn chat(
-        &self,
-        model: &str,
-        system_prompt: Option<&str>,
-        query: &str,
-    ) -> Result<Answer, LlmError> {
-        let mut messages = Vec::with_capacity(2);
-        if let Some(system) = system_prompt {
-            messages.push(ChatMessage::system(system.to_string()));
-        }
-        messages.push(ChatMessage::user(query.to_string()));
-        let request = ChatMessageRequest::new(model.to_string(), messages);
-        let started = std::time::Instant::now();
-        let response = self
-            .ollama
-            .send_chat_messages(request)
-            .await
-            .map_err(|e| self.classify(model, e, started.elapsed()))?;
-        let counts = response.final_data.as_ref();
-        Ok(Answer {
-            content: response.message.content,
-            prompt_tokens: counts.and_then(|d| i32::try_from(d.prompt_eval_count).ok()),
-            completion_tokens: counts.and_then(|d| i32::try_from(d.eval_count).ok()),
-        })
-    }
-
-    fn classify(&self, model: &str, error: OllamaError, after: Duration) -> LlmError {
-        match error {
-            OllamaError::ReqwestError(e) => self.classify_http(e, after),
-            // Non-2xx answers arrive as the raw body: `{"error": "..."}`.
-            OllamaError::Other(body) => {
-                let message = serde_json::from_str::<ErrorBody>(&body)
-                    .map(|b| b.error)
-                    .unwrap_or(body);
-                if message.contains("not found") {
-                    LlmError::ModelNotFound(model.to_string())
-                } else {
-                    LlmError::Upstream(message)
-                }
-            }
-            OllamaError::InternalError(e) => LlmError::Upstream(e.message),
-            OllamaError::JsonError(e) => LlmError::Upstream(format!("unreadable answer: {e}")),
-            OllamaError::ToolCallError(e) => LlmError::Upstream(e.to_string()),
-        }
-    }
-
-    /// What went wrong, truthfully: a "timed out" from the network (the kernel giving up on
-    /// a connection after about 30 s, say) is not our `ollama.timeout`, and says how long
-    /// it took. The whole error chain goes to the log.
-    fn classify_http(&self, e: reqwest::Error, after: Duration) -> LlmError {
-        let chain = error_chain(&e);
-        tracing::warn!(error = %chain, after_ms = after.as_millis() as u64, "the call to Ollama failed");
-        let took = format!("after {:.1} s", after.as_secs_f64());
-        if e.is_connect() {
-            LlmError::Unreachable(format!("{took}: {chain}"))
-        } else if e.is_timeout() && after + Duration::from_millis(500) >= self.timeout {
-            LlmError::Timeout(self.timeout)
-        } else {
-            // The connection broke or timed out below HTTP, or the body was not HTTP.
-            LlmError::Upstream(format!("the connection to Ollama failed {took}: {chain}"))
-        }
     }
 
     /// `GET /api/version`: Ollama is up and answering.
@@ -197,7 +131,7 @@ impl Llm {
             .timeout(PROBE_TIMEOUT)
             .send()
             .await
-            .map_err(|e| self.classify_http(e, PROBE_TIMEOUT))?;
+            .map_err(|e| network_failure(&e, PROBE_TIMEOUT))?;
         if !response.status().is_success() {
             return Err(LlmError::Upstream(format!(
                 "{path} answered {}",
@@ -224,9 +158,19 @@ pub fn model_present(present: &[String], wanted: &str) -> bool {
     present.iter().any(|m| normalise(m) == wanted)
 }
 
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: String,
+/// What went wrong below HTTP, truthfully: a "timed out" from the network (the kernel
+/// giving up on a connection after about 30 s, say) is not `ollama.timeout` (chat.rs keeps
+/// that one), and says how long it took. The whole error chain goes to the log.
+fn network_failure(e: &reqwest::Error, after: Duration) -> LlmError {
+    let chain = error_chain(e);
+    tracing::warn!(error = %chain, after_ms = after.as_millis() as u64, "the call to Ollama failed");
+    let took = format!("after {:.1} s", after.as_secs_f64());
+    if e.is_connect() {
+        LlmError::Unreachable(format!("{took}: {chain}"))
+    } else {
+        // The connection broke or timed out below HTTP, or the body was not HTTP.
+        LlmError::Upstream(format!("the connection to Ollama failed {took}: {chain}"))
+    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

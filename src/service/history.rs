@@ -122,6 +122,7 @@ mod tests {
         let errors = [
             LlmError::Unreachable(String::new()),
             LlmError::Timeout(Duration::from_secs(1)),
+            LlmError::AnswerTooSlow(Duration::from_secs(1)),
             LlmError::ModelNotFound(String::new()),
             LlmError::Busy,
             LlmError::Cancelled,

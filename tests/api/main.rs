@@ -14,6 +14,7 @@ mod http;
 mod input;
 mod llm_limits;
 mod migrations;
+mod ollama_stream;
 mod query;
 mod session;
 mod shutdown;

@@ -34,7 +34,8 @@ async fn a_query_is_answered_by_ollama_and_stored() {
     // What Ollama was asked: the configured model, a system prompt, the user's question.
     let sent = &app.ollama.chat_requests()[0];
     assert_eq!(sent["model"], MODEL);
-    assert_eq!(sent["stream"], false);
+    // Streamed, so that ollama.timeout measures silence, not the whole answer.
+    assert_eq!(sent["stream"], true);
     assert_eq!(sent["messages"][0]["role"], "system");
     assert_eq!(
         sent["messages"].as_array().unwrap().last().unwrap()["content"],

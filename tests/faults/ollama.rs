@@ -229,6 +229,53 @@ async fn ollama_slower_than_the_timeout_is_a_504_in_time_and_every_query_is_kept
     expect_failures(&app, "slow", &expected, async {}).await;
     app.ollama.set_behavior(Behavior::Hang);
     expect_failures(&app, "silent", &expected, async {}).await;
+    // Silence after the answer has begun counts the same.
+    app.ollama.set_behavior(Behavior::StallAfter(2));
+    expect_failures(&app, "stalled mid answer", &expected, async {}).await;
+
+    app.stop().await;
+}
+
+/// `ollama.timeout` bounds silence, as the README says: a model that keeps writing, more
+/// slowly in all than the timeout, still finishes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_model_that_keeps_writing_is_not_cut_off_by_the_silence_timeout() {
+    let app = app_on_its_fake().await;
+    // Five lines (four pieces and the final one), 0.4 s apart: 2 s in all.
+    let pause = Duration::from_millis(400);
+    app.ollama.set_behavior(Behavior::Trickle(pause));
+    let query = "r2 slow but steady";
+
+    let started = Instant::now();
+    let (status, body) = app.query(json!({ "query": query })).await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["response"], format!("echo: {query}"));
+    assert!(started.elapsed() >= pause * 5, "{:?}", started.elapsed());
+    assert!(app.traces().await[0].is_ok());
+    app.stop().await;
+}
+
+/// `ollama.max_answer_seconds` bounds the whole answer, however steadily it comes.
+#[tokio::test(flavor = "multi_thread")]
+async fn max_answer_seconds_bounds_a_whole_answer_that_keeps_coming() {
+    let db = fresh_database().await;
+    let ollama = start_ollama().await;
+    let mut s = settings(&db.url, &ollama.url());
+    s.ollama.timeout = 30;
+    s.ollama.max_answer_seconds = TIMEOUT_S;
+    let app = TestApp::spawn_with(s, ollama).await;
+    // Ten lines or more, 0.3 s apart: 3 s at least, never silent for long.
+    app.ollama
+        .set_behavior(Behavior::Trickle(Duration::from_millis(300)));
+    let expected = Expected {
+        status: 504,
+        code: "llm_timeout",
+        cause: "Ollama's answer took longer than 1 s (ollama.max_answer_seconds)",
+        hidden: "127.0.0.1",
+    };
+
+    expect_failures(&app, "a long answer in many words", &expected, async {}).await;
 
     app.stop().await;
 }

@@ -52,6 +52,13 @@ pub enum Behavior {
     Delay(Duration),
     /// Accept the request and never answer (no headers); ends with [`FakeOllama::stop`].
     Hang,
+    /// A model that writes slowly: each line (the pieces, then the final one) comes `pause`
+    /// after the one before. Non-streaming: nothing until all that time has passed, as
+    /// Ollama answers when told `"stream": false`.
+    Trickle(Duration),
+    /// Streaming: this many pieces, then silence until the server stops (a model that
+    /// stalls mid-answer). Non-streaming: as `Hang`.
+    StallAfter(usize),
     /// Streaming: the first half of the pieces, then a `{"error": ...}` line, then the end
     /// of the body (the status is already 200), as Ollama does when generation fails.
     /// Non-streaming: 500 `{"error": ...}`, as Ollama answers when it cannot finish.
@@ -288,6 +295,26 @@ async fn chat(shared: web::Data<Shared>, body: Bytes) -> HttpResponse {
         }
         // Never completes: no status line, no headers, until the server stops.
         Behavior::Hang => std::future::pending::<String>().await,
+        Behavior::Trickle(pause) => {
+            if !streaming {
+                let lines = pieces(&echo(&request)).len() as u32 + 1;
+                tokio::time::sleep(pause * lines).await;
+                return answer(&request, &model, &echo(&request), false, split, omit);
+            }
+            let mut lines = piece_lines(&model, &pieces(&echo(&request)));
+            lines.push(final_line(&request, &model, &echo(&request), omit));
+            return paced(lines, pause);
+        }
+        Behavior::StallAfter(count) => {
+            if !streaming {
+                std::future::pending::<()>().await;
+            }
+            let pieces = pieces(&echo(&request));
+            let lines = piece_lines(&model, &pieces[..count.min(pieces.len())]);
+            let body = stream::iter(lines.into_iter().map(Ok::<Bytes, Infallible>))
+                .chain(stream::pending());
+            return ndjson_response().streaming(body);
+        }
         Behavior::MidStreamError(message) => {
             if !streaming {
                 return json_response(StatusCode::INTERNAL_SERVER_ERROR, &error_body(&message));
@@ -356,10 +383,21 @@ fn answer(
         return json_response(StatusCode::OK, &Value::Object(object));
     }
     let mut lines = piece_lines(model, &pieces);
-    let mut last = message_object(model, pieces.len(), "", true);
-    add_final_data(&mut last, prompt_tokens, eval_count, omit);
-    lines.push(line(&Value::Object(last)));
+    lines.push(final_line(request, model, reply, omit));
     ndjson(lines, split)
+}
+
+/// The last NDJSON line of a streamed `reply`: done, with the counts.
+fn final_line(request: &Map<String, Value>, model: &str, reply: &str, omit: bool) -> Bytes {
+    let pieces = pieces(reply);
+    let mut last = message_object(model, pieces.len(), "", true);
+    add_final_data(
+        &mut last,
+        prompt_eval_count(request),
+        pieces.len().max(1) as u64,
+        omit,
+    );
+    line(&Value::Object(last))
 }
 
 /// One NDJSON line per piece of an answer.
@@ -473,13 +511,24 @@ fn line(value: &Value) -> Bytes {
     Bytes::from(text)
 }
 
+fn ndjson_response() -> actix_web::HttpResponseBuilder {
+    let mut b = HttpResponse::Ok();
+    b.content_type("application/x-ndjson");
+    b
+}
+
+/// A 200 NDJSON body, each line `pause` after the one before (the first too).
+fn paced(lines: Vec<Bytes>, pause: Duration) -> HttpResponse {
+    let body = stream::iter(lines).then(move |line| async move {
+        tokio::time::sleep(pause).await;
+        Ok::<Bytes, Infallible>(line)
+    });
+    ndjson_response().streaming(body)
+}
+
 /// A 200 NDJSON body written line by line, or cut across lines and characters.
 fn ndjson(lines: Vec<Bytes>, split: bool) -> HttpResponse {
-    let builder = || {
-        let mut b = HttpResponse::Ok();
-        b.content_type("application/x-ndjson");
-        b
-    };
+    let builder = ndjson_response;
     if !split {
         let body = stream::iter(lines.into_iter().map(Ok::<Bytes, Infallible>));
         return builder().streaming(body);

@@ -1,0 +1,289 @@
+//! Ollama's `POST /api/chat`, always streamed: the answer arrives as NDJSON lines while the
+//! model writes it, so `ollama.timeout` bounds silence (no line for that long), never the
+//! length of an answer that keeps coming. `ollama.max_answer_seconds`, when set, bounds the
+//! whole answer.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::ndjson::Lines;
+use super::{network_failure, Answer, Llm, LlmError};
+
+/// More text than any model's answer: a peer that keeps sending is cut off here.
+const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+/// What is read of a refusal's body to find its `{"error": ...}`.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+}
+
+/// One message of a chat, as Ollama takes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+impl Message {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ChatRequest<'a> {
+    model: &'a str,
+    messages: &'a [Message],
+    stream: bool,
+}
+
+/// One NDJSON line: a piece of the answer, the final line with the counts, or an error.
+#[derive(Deserialize)]
+struct ChatLine {
+    #[serde(default)]
+    message: Option<LineMessage>,
+    #[serde(default)]
+    done: bool,
+    // Ollama leaves a count out when it is zero (`omitempty`): a cached prompt, say.
+    #[serde(default)]
+    prompt_eval_count: u64,
+    #[serde(default)]
+    eval_count: u64,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LineMessage {
+    #[serde(default)]
+    content: String,
+}
+
+/// What the answer stream yields, in order: text as the model writes it, then `Done`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Done {
+        prompt_tokens: Option<i32>,
+        completion_tokens: Option<i32>,
+    },
+}
+
+/// The model's answer as it arrives. Dropping it closes the connection, which makes
+/// Ollama stop generating.
+pub struct AnswerStream {
+    response: reqwest::Response,
+    lines: Lines,
+    limits: Limits,
+    started: Instant,
+    received: usize,
+    queued: Option<Piece>,
+    finished: bool,
+    body_ended: bool,
+}
+
+/// How long Ollama may stay silent, and until when it may answer at all.
+#[derive(Clone, Copy)]
+struct Limits {
+    silence: Duration,
+    deadline: Option<(Instant, Duration)>,
+}
+
+impl Limits {
+    /// `work`, unless Ollama stays silent for too long or the answer's time is up.
+    async fn within<T>(&self, work: impl Future<Output = T>) -> Result<T, LlmError> {
+        let quiet_until = Instant::now() + self.silence;
+        match self.deadline {
+            Some((at, whole)) if at <= quiet_until => tokio::time::timeout_at(at, work)
+                .await
+                .map_err(|_| LlmError::AnswerTooSlow(whole)),
+            _ => tokio::time::timeout_at(quiet_until, work)
+                .await
+                .map_err(|_| LlmError::Timeout(self.silence)),
+        }
+    }
+}
+
+impl Llm {
+    /// Asks `model` to answer `messages`; the answer then streams from the result.
+    pub async fn chat_stream(
+        &self,
+        model: &str,
+        messages: &[Message],
+    ) -> Result<AnswerStream, LlmError> {
+        let started = Instant::now();
+        let limits = Limits {
+            silence: self.silence,
+            deadline: self.max_answer.map(|whole| (started + whole, whole)),
+        };
+        let url = self
+            .base
+            .join("api/chat")
+            .map_err(|e| LlmError::Unreachable(e.to_string()))?;
+        let request = ChatRequest {
+            model,
+            messages,
+            stream: true,
+        };
+        let response = limits
+            .within(self.http.post(url).json(&request).send())
+            .await?
+            .map_err(|e| network_failure(&e, started.elapsed()))?;
+        if !response.status().is_success() {
+            return Err(refusal(model, response, limits).await);
+        }
+        Ok(AnswerStream {
+            response,
+            lines: Lines::default(),
+            limits,
+            started,
+            received: 0,
+            queued: None,
+            finished: false,
+            body_ended: false,
+        })
+    }
+
+    /// One exchange, the answer collected whole: a system prompt (if any), then `query`.
+    pub async fn chat(
+        &self,
+        model: &str,
+        system_prompt: Option<&str>,
+        query: &str,
+    ) -> Result<Answer, LlmError> {
+        let mut messages = Vec::with_capacity(2);
+        if let Some(system) = system_prompt {
+            messages.push(Message::new(Role::System, system));
+        }
+        messages.push(Message::new(Role::User, query));
+        let mut stream = self.chat_stream(model, &messages).await?;
+        let mut content = String::new();
+        loop {
+            match stream.next().await? {
+                Some(Piece::Text(text)) => content.push_str(&text),
+                Some(Piece::Done {
+                    prompt_tokens,
+                    completion_tokens,
+                }) => {
+                    return Ok(Answer {
+                        content,
+                        prompt_tokens,
+                        completion_tokens,
+                    })
+                }
+                None => return Err(ended_early()),
+            }
+        }
+    }
+}
+
+impl AnswerStream {
+    /// The next piece, or `None` once `Done` has been given. A body that ends before its
+    /// final line is an error, not a short answer.
+    pub async fn next(&mut self) -> Result<Option<Piece>, LlmError> {
+        if let Some(piece) = self.queued.take() {
+            return Ok(Some(piece));
+        }
+        while !self.finished {
+            if let Some(line) = self.lines.next_line() {
+                match self.piece(&line)? {
+                    Some(piece) => return Ok(Some(piece)),
+                    None => continue,
+                }
+            }
+            if self.body_ended {
+                return Err(ended_early());
+            }
+            let chunk = self
+                .limits
+                .within(self.response.chunk())
+                .await?
+                .map_err(|e| network_failure(&e, self.started.elapsed()))?;
+            match chunk {
+                Some(bytes) => self.lines.push(&bytes),
+                None => {
+                    self.body_ended = true;
+                    self.lines.end()
+                }
+            }
+            .map_err(unreadable)?;
+        }
+        Ok(None)
+    }
+
+    /// What one line says; `None` for a line with nothing to hand on.
+    fn piece(&mut self, line: &str) -> Result<Option<Piece>, LlmError> {
+        let line: ChatLine = serde_json::from_str(line).map_err(unreadable)?;
+        if let Some(error) = line.error {
+            return Err(LlmError::Upstream(error));
+        }
+        let text = line.message.map(|m| m.content).unwrap_or_default();
+        self.received += text.len();
+        if self.received > MAX_ANSWER_BYTES {
+            return Err(LlmError::Upstream(format!(
+                "the answer went on past {} MiB",
+                MAX_ANSWER_BYTES >> 20
+            )));
+        }
+        let text = (!text.is_empty()).then_some(Piece::Text(text));
+        if !line.done {
+            return Ok(text);
+        }
+        self.finished = true;
+        let done = Piece::Done {
+            prompt_tokens: i32::try_from(line.prompt_eval_count).ok(),
+            completion_tokens: i32::try_from(line.eval_count).ok(),
+        };
+        // Text on the final line (Ollama sends none today) still comes before `Done`.
+        Ok(Some(match text {
+            Some(text) => {
+                self.queued = Some(done);
+                text
+            }
+            None => done,
+        }))
+    }
+}
+
+fn unreadable(e: impl std::fmt::Display) -> LlmError {
+    LlmError::Upstream(format!("unreadable answer: {e}"))
+}
+
+fn ended_early() -> LlmError {
+    LlmError::Upstream("the answer ended before Ollama said it was done".into())
+}
+
+/// A non-2xx answer: Ollama's `{"error": ...}` says why; a model it lacks is ours to name.
+async fn refusal(model: &str, mut response: reqwest::Response, limits: Limits) -> LlmError {
+    let status = response.status();
+    let mut body = Vec::new();
+    while body.len() < MAX_ERROR_BODY_BYTES {
+        match limits.within(response.chunk()).await {
+            Ok(Ok(Some(bytes))) => body.extend_from_slice(&bytes),
+            _ => break,
+        }
+    }
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        error: String,
+    }
+    match serde_json::from_slice::<ErrorBody>(&body) {
+        Ok(b) if b.error.contains("not found") => LlmError::ModelNotFound(model.to_string()),
+        Ok(b) => LlmError::Upstream(b.error),
+        Err(_) => {
+            let text = String::from_utf8_lossy(&body);
+            let text: String = text.trim().chars().take(200).collect();
+            LlmError::Upstream(format!("Ollama answered {status}: {text}"))
+        }
+    }
+}
