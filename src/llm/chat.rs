@@ -9,11 +9,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::ndjson::Lines;
+use super::decode::{ended_early, ChatDecoder, Piece, Step};
 use super::{network_failure, Answer, Llm, LlmError};
 
-/// More text than any model's answer: a peer that keeps sending is cut off here.
-const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 /// What is read of a refusal's body to find its `{"error": ...}`.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
@@ -47,49 +45,13 @@ struct ChatRequest<'a> {
     stream: bool,
 }
 
-/// One NDJSON line: a piece of the answer, the final line with the counts, or an error.
-#[derive(Deserialize)]
-struct ChatLine {
-    #[serde(default)]
-    message: Option<LineMessage>,
-    #[serde(default)]
-    done: bool,
-    // Ollama leaves a count out when it is zero (`omitempty`): a cached prompt, say.
-    #[serde(default)]
-    prompt_eval_count: u64,
-    #[serde(default)]
-    eval_count: u64,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct LineMessage {
-    #[serde(default)]
-    content: String,
-}
-
-/// What the answer stream yields, in order: text as the model writes it, then `Done`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Piece {
-    Text(String),
-    Done {
-        prompt_tokens: Option<i32>,
-        completion_tokens: Option<i32>,
-    },
-}
-
 /// The model's answer as it arrives. Dropping it closes the connection, which makes
 /// Ollama stop generating.
 pub struct AnswerStream {
     response: reqwest::Response,
-    lines: Lines,
+    decoder: ChatDecoder,
     limits: Limits,
     started: Instant,
-    received: usize,
-    queued: Option<Piece>,
-    finished: bool,
-    body_ended: bool,
 }
 
 /// How long Ollama may stay silent, and until when it may answer at all.
@@ -144,13 +106,9 @@ impl Llm {
         }
         Ok(AnswerStream {
             response,
-            lines: Lines::default(),
+            decoder: ChatDecoder::default(),
             limits,
             started,
-            received: 0,
-            queued: None,
-            finished: false,
-            body_ended: false,
         })
     }
 
@@ -191,18 +149,11 @@ impl AnswerStream {
     /// The next piece, or `None` once `Done` has been given. A body that ends before its
     /// final line is an error, not a short answer.
     pub async fn next(&mut self) -> Result<Option<Piece>, LlmError> {
-        if let Some(piece) = self.queued.take() {
-            return Ok(Some(piece));
-        }
-        while !self.finished {
-            if let Some(line) = self.lines.next_line() {
-                match self.piece(&line)? {
-                    Some(piece) => return Ok(Some(piece)),
-                    None => continue,
-                }
-            }
-            if self.body_ended {
-                return Err(ended_early());
+        loop {
+            match self.decoder.next()? {
+                Step::Piece(piece) => return Ok(Some(piece)),
+                Step::Finished => return Ok(None),
+                Step::NeedMore => {}
             }
             let chunk = self
                 .limits
@@ -210,57 +161,11 @@ impl AnswerStream {
                 .await?
                 .map_err(|e| network_failure(&e, self.started.elapsed()))?;
             match chunk {
-                Some(bytes) => self.lines.push(&bytes),
-                None => {
-                    self.body_ended = true;
-                    self.lines.end()
-                }
+                Some(bytes) => self.decoder.push(&bytes)?,
+                None => self.decoder.end()?,
             }
-            .map_err(unreadable)?;
         }
-        Ok(None)
     }
-
-    /// What one line says; `None` for a line with nothing to hand on.
-    fn piece(&mut self, line: &str) -> Result<Option<Piece>, LlmError> {
-        let line: ChatLine = serde_json::from_str(line).map_err(unreadable)?;
-        if let Some(error) = line.error {
-            return Err(LlmError::Upstream(error));
-        }
-        let text = line.message.map(|m| m.content).unwrap_or_default();
-        self.received += text.len();
-        if self.received > MAX_ANSWER_BYTES {
-            return Err(LlmError::Upstream(format!(
-                "the answer went on past {} MiB",
-                MAX_ANSWER_BYTES >> 20
-            )));
-        }
-        let text = (!text.is_empty()).then_some(Piece::Text(text));
-        if !line.done {
-            return Ok(text);
-        }
-        self.finished = true;
-        let done = Piece::Done {
-            prompt_tokens: i32::try_from(line.prompt_eval_count).ok(),
-            completion_tokens: i32::try_from(line.eval_count).ok(),
-        };
-        // Text on the final line (Ollama sends none today) still comes before `Done`.
-        Ok(Some(match text {
-            Some(text) => {
-                self.queued = Some(done);
-                text
-            }
-            None => done,
-        }))
-    }
-}
-
-fn unreadable(e: impl std::fmt::Display) -> LlmError {
-    LlmError::Upstream(format!("unreadable answer: {e}"))
-}
-
-fn ended_early() -> LlmError {
-    LlmError::Upstream("the answer ended before Ollama said it was done".into())
 }
 
 /// A non-2xx answer: Ollama's `{"error": ...}` says why; a model it lacks is ours to name.

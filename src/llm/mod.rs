@@ -2,6 +2,7 @@
 //! with our own client so that every wait has the deadline we choose.
 
 mod chat;
+mod decode;
 mod ndjson;
 
 use std::time::Duration;
