@@ -89,11 +89,12 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// Any case, as persona names: `"Deep"` is `deep`.
     pub fn parse(text: &str) -> Result<Self, ValidationError> {
-        match text {
+        match text.trim().to_ascii_lowercase().as_str() {
             "fast" => Ok(Mode::Fast),
             "deep" => Ok(Mode::Deep),
-            other => Err(ValidationError::UnknownMode(other.to_string())),
+            _ => Err(ValidationError::UnknownMode(text.to_string())),
         }
     }
 
@@ -195,6 +196,13 @@ mod tests {
             err.contains("\"fast\"") && err.contains("\"deep\""),
             "{err}"
         );
+    }
+
+    #[test]
+    fn modes_are_read_in_any_case() {
+        assert_eq!(Mode::parse("Deep"), Ok(Mode::Deep));
+        assert_eq!(Mode::parse("FAST"), Ok(Mode::Fast));
+        assert_eq!(Mode::parse("deep").map(Mode::as_str), Ok("deep"));
     }
 
     #[test]
