@@ -153,3 +153,23 @@ async fn unknown_fields_are_refused_by_name_on_every_json_body() {
     assert_eq!(app.ollama.chat_count(), 0);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_model_name_is_told_what_a_valid_one_looks_like() {
+    let app = TestApp::spawn().await;
+
+    let (status, body) = app.query(json!({"query": "x", "model": "../../etc"})).await;
+
+    assert_eq!((status, error_code(&body)), (422, "validation_failed"));
+    let message = body["error"]["message"].as_str().unwrap();
+    for part in [
+        "\"../../etc\"",
+        "'.', '_', '-', ':' and '/'",
+        "at most 200",
+        "\"llama3.2:3b\"",
+        "\"namespace/model:tag\"",
+    ] {
+        assert!(message.contains(part), "{part} in {message}");
+    }
+    app.stop().await;
+}
