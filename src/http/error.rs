@@ -115,7 +115,6 @@ fn describe_service(error: &ServiceError) -> (StatusCode, &'static str, String) 
         ServiceError::NotFound(_) => (S::NOT_FOUND, "not_found", error.to_string()),
         ServiceError::Conflict(_) => (S::CONFLICT, "conflict", error.to_string()),
         ServiceError::Forbidden(_) => (S::FORBIDDEN, "insufficient_scope", error.to_string()),
-        ServiceError::UnknownCursor => (S::BAD_REQUEST, "bad_request", error.to_string()),
         ServiceError::Store(e) => describe_store(e),
         ServiceError::Llm(e) => describe_llm(e),
     }
