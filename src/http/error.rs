@@ -239,6 +239,12 @@ fn headers(error: &ApiError) -> Vec<(header::HeaderName, String)> {
     }
 }
 
+/// A failure of the model was logged by the service that stored its trace as failed, with
+/// the trace id (`Services::ask`); a second line here would say the same again.
+fn logged_where_it_happened(error: &ApiError) -> bool {
+    matches!(error, ApiError::Service(ServiceError::Llm(_)))
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         describe(self).0
@@ -246,7 +252,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let (status, code, message) = describe(self);
-        if status.is_server_error() {
+        if status.is_server_error() && !logged_where_it_happened(self) {
             tracing::error!(status = status.as_u16(), error = %self, "request failed");
         }
         let mut response = json_error(status, code, &message);
