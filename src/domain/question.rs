@@ -2,6 +2,8 @@
 
 /// Longest query accepted, in bytes of UTF-8.
 pub const MAX_QUERY_BYTES: usize = 16 * 1024;
+/// Longest model name accepted.
+const MAX_MODEL_NAME_BYTES: usize = 200;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {
@@ -15,7 +17,11 @@ pub enum ValidationError {
     UnknownMode(String),
     #[error("persona {0:?} is not a valid persona name (lowercase letters, digits, '-' and '_')")]
     BadPersonaName(String),
-    #[error("model {0:?} is not a valid model name")]
+    #[error(
+        "model {0:?} is not a valid model name: use letters, digits, '.', '_', '-', ':' and \
+         '/', at most {MAX_MODEL_NAME_BYTES} characters, no part between slashes empty or \
+         starting with '.', as in \"llama3.2:3b\" or \"namespace/model:tag\""
+    )]
     BadModelName(String),
     #[error(
         "model {0:?} is not allowed here; the allowed models are {1} (ollama.model, \
@@ -89,11 +95,12 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// Any case, as persona names: `"Deep"` is `deep`.
     pub fn parse(text: &str) -> Result<Self, ValidationError> {
-        match text {
+        match text.trim().to_ascii_lowercase().as_str() {
             "fast" => Ok(Mode::Fast),
             "deep" => Ok(Mode::Deep),
-            other => Err(ValidationError::UnknownMode(other.to_string())),
+            _ => Err(ValidationError::UnknownMode(text.to_string())),
         }
     }
 
@@ -143,7 +150,7 @@ pub struct ModelName(String);
 impl ModelName {
     pub fn parse(text: &str) -> Result<Self, ValidationError> {
         let ok = !text.is_empty()
-            && text.len() <= 200
+            && text.len() <= MAX_MODEL_NAME_BYTES
             && text
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "._-:/".contains(c))
@@ -195,6 +202,13 @@ mod tests {
             err.contains("\"fast\"") && err.contains("\"deep\""),
             "{err}"
         );
+    }
+
+    #[test]
+    fn modes_are_read_in_any_case() {
+        assert_eq!(Mode::parse("Deep"), Ok(Mode::Deep));
+        assert_eq!(Mode::parse("FAST"), Ok(Mode::Fast));
+        assert_eq!(Mode::parse("deep").map(Mode::as_str), Ok("deep"));
     }
 
     #[test]

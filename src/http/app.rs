@@ -10,7 +10,9 @@ use actix_web::{middleware, web, App, HttpServer};
 use super::browser::{self, BrowserPolicy};
 use super::connections::{self, ConnectionTable};
 use super::state::AppState;
-use super::{auth, body_deadline, disconnect, extract, open_files, request_id, routes, schema};
+use super::{
+    auth, body_deadline, disconnect, extract, head_limit, open_files, request_id, routes, schema,
+};
 use crate::config::Settings;
 use crate::health::HealthProbe;
 use crate::llm::{Llm, LlmSetupError};
@@ -159,6 +161,8 @@ fn serve(
             .wrap(middleware::from_fn(move |req, next| {
                 body_deadline::middleware(body_timeout, req, next)
             }))
+            // Inside the request id: a head too large is refused with one, like any error.
+            .wrap(middleware::from_fn(head_limit::middleware))
             .wrap(middleware::from_fn(request_id::middleware))
             .wrap(
                 middleware::DefaultHeaders::new()

@@ -25,6 +25,10 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("unsupported content type: send application/json")]
     UnsupportedMediaType,
+    #[error(
+        "the request head (request line and headers) is {size} bytes; the limit is {limit} bytes"
+    )]
+    HeadTooLarge { size: usize, limit: usize },
     #[error(transparent)]
     BodyTimeout(#[from] BodyTimedOut),
     #[error(
@@ -92,6 +96,11 @@ fn describe(error: &ApiError) -> (StatusCode, &'static str, String) {
         ApiError::UnsupportedMediaType => {
             (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", own)
         }
+        ApiError::HeadTooLarge { .. } => (
+            S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request_head_too_large",
+            own,
+        ),
         ApiError::BodyTimeout(_) => (S::REQUEST_TIMEOUT, "body_timeout", own),
         ApiError::TooManyConnections(_) => (S::TOO_MANY_REQUESTS, "too_many_connections", own),
         ApiError::Unauthorized(refusal) => (S::UNAUTHORIZED, refusal_code(*refusal), own),
@@ -115,7 +124,6 @@ fn describe_service(error: &ServiceError) -> (StatusCode, &'static str, String) 
         ServiceError::NotFound(_) => (S::NOT_FOUND, "not_found", error.to_string()),
         ServiceError::Conflict(_) => (S::CONFLICT, "conflict", error.to_string()),
         ServiceError::Forbidden(_) => (S::FORBIDDEN, "insufficient_scope", error.to_string()),
-        ServiceError::UnknownCursor => (S::BAD_REQUEST, "bad_request", error.to_string()),
         ServiceError::Store(e) => describe_store(e),
         ServiceError::Llm(e) => describe_llm(e),
     }
@@ -238,6 +246,12 @@ fn headers(error: &ApiError) -> Vec<(header::HeaderName, String)> {
     }
 }
 
+/// A failure of the model was logged by the service that stored its trace as failed, with
+/// the trace id (`Services::ask`); a second line here would say the same again.
+fn logged_where_it_happened(error: &ApiError) -> bool {
+    matches!(error, ApiError::Service(ServiceError::Llm(_)))
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         describe(self).0
@@ -245,15 +259,18 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let (status, code, message) = describe(self);
-        if status.is_server_error() {
+        if status.is_server_error() && !logged_where_it_happened(self) {
             tracing::error!(status = status.as_u16(), error = %self, "request failed");
         }
         let mut response = json_error(status, code, &message);
-        // Neither connection can carry another request: the rest of a late body would be
-        // read as one, and one over the cap must not stay open.
+        // None of these connections can carry another request: the rest of a late body
+        // would be read as one, one over the cap must not stay open, and a client that sends
+        // heads this large is not worth keeping.
         if matches!(
             self,
-            ApiError::BodyTimeout(_) | ApiError::TooManyConnections(_)
+            ApiError::BodyTimeout(_)
+                | ApiError::TooManyConnections(_)
+                | ApiError::HeadTooLarge { .. }
         ) {
             response
                 .head_mut()

@@ -9,6 +9,7 @@ mod connections;
 mod disconnect;
 mod error;
 mod extract;
+mod head_limit;
 mod open_files;
 mod paths;
 mod request_id;

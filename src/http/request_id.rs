@@ -118,9 +118,12 @@ mod tests {
     #[test]
     fn only_short_plain_ids_are_echoed() {
         assert!(usable("abc-123_x.y:z"));
+        assert!(usable(&"a".repeat(128)));
         assert!(!usable(""));
         assert!(!usable("has space"));
         assert!(!usable("line\nbreak"));
+        assert!(!usable("a/b"));
+        assert!(!usable("é"));
         assert!(!usable(&"a".repeat(129)));
     }
 }

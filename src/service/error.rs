@@ -17,9 +17,6 @@ pub enum ServiceError {
     /// The caller's token lacks the scope.
     #[error("this needs a token with the {:?} scope", .0.as_str())]
     Forbidden(Scope),
-    /// A page cursor naming no trace.
-    #[error("before names no trace; pass the id of a listed trace")]
-    UnknownCursor,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

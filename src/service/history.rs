@@ -6,39 +6,41 @@ use uuid::Uuid;
 use super::auth::Caller;
 use super::error::ServiceError;
 use super::services::Services;
-use crate::domain::Scope;
+use crate::domain::{Scope, TraceCursor};
 use crate::store::{self, Trace};
 
 /// A page of traces and the cursor for the next one (none on the last page).
 #[derive(Debug, Serialize)]
 pub struct TracePage {
     pub traces: Vec<Trace>,
-    pub next_before: Option<Uuid>,
+    pub next_before: Option<TraceCursor>,
 }
 
 impl Services {
-    /// `limit` traces older than the trace `before` (the newest without it), of one token
+    /// `limit` traces older than the cursor `before` (the newest without it), of one token
     /// or of all, as `caller` may see them.
     pub async fn traces(
         &self,
         caller: &Caller,
         limit: i64,
-        before: Option<Uuid>,
+        before: Option<TraceCursor>,
         token_id: Option<Uuid>,
     ) -> Result<TracePage, ServiceError> {
         let mut traces = self
             .db
             .bounded(async {
                 let db = self.db.conn().await?;
-                store::list_traces(&**db, limit, before, token_id).await
+                store::list_traces(&**db, limit, before.as_ref(), token_id).await
             })
-            .await?
-            .ok_or(ServiceError::UnknownCursor)?;
+            .await?;
         traces.iter_mut().for_each(|t| shown_to(caller, t));
         let full = traces.len() as i64 == limit;
         let cut = within_bytes(&mut traces, self.max_response_bytes);
         let next_before = if full || cut {
-            traces.last().map(|t| t.id)
+            traces.last().map(|t| TraceCursor {
+                created_at: t.created_at,
+                id: t.id,
+            })
         } else {
             None
         };

@@ -202,7 +202,7 @@ impl Services {
                 tracing::warn!(trace_id = %trace.id, model = trace.model, error = %text, "query failed; stored as failed")
             }
             Err(e) => {
-                tracing::error!(trace_id = %trace.id, error = %e, "could not store the failed query")
+                tracing::error!(trace_id = %trace.id, model = trace.model, llm_error = %text, error = %e, "query failed and could not be stored")
             }
         }
     }

@@ -56,6 +56,12 @@ pub fn embedded_migrations() -> Vec<Migration> {
 /// the lock dies with the connection.
 pub async fn migrate(settings: &DatabaseSettings) -> Result<Vec<Migration>, StoreError> {
     let mut client = connect(settings).await?;
+    // refinery creates its history table `IF NOT EXISTS` on every run, and PostgreSQL
+    // answers an existing one with a NOTICE, which tokio-postgres logs at info: every start
+    // said so. Notices on this connection say nothing an operator needs; warnings still do.
+    client
+        .batch_execute("SET client_min_messages = warning")
+        .await?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
         .await?;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use tokio_postgres::{GenericClient, Row};
 
 use super::error::StoreError;
-use crate::domain::Mode;
+use crate::domain::{Mode, TraceCursor};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -132,31 +132,16 @@ pub async fn get_trace(db: &impl GenericClient, id: Uuid) -> Result<Option<Trace
     Ok(row.as_ref().map(Trace::from))
 }
 
-/// Newest first, of one token's or of all; `before` is the id of the last trace of the
-/// previous page. Returns `None` when `before` names no trace.
+/// Newest first, of one token's or of all; `before` is where the previous page ended.
+/// Keyset on `(created_at, id)`, which `consciousness_traces_newest_first` (and, for one
+/// token, `consciousness_traces_by_token`) serves.
 #[tracing::instrument(skip_all)]
 pub async fn list_traces(
     db: &impl GenericClient,
     limit: i64,
-    before: Option<Uuid>,
+    before: Option<&TraceCursor>,
     token_id: Option<Uuid>,
-) -> Result<Option<Vec<Trace>>, StoreError> {
-    // The cursor's position (none: the newest first).
-    let anchor: Option<DateTime<Utc>> = match before {
-        None => None,
-        Some(cursor) => {
-            let row = db
-                .query_opt(
-                    "SELECT created_at FROM consciousness_traces WHERE id = $1",
-                    &[&cursor],
-                )
-                .await?;
-            match row {
-                Some(row) => Some(row.get(0)),
-                None => return Ok(None),
-            }
-        }
-    };
+) -> Result<Vec<Trace>, StoreError> {
     let rows = db
         .query(
             &format!(
@@ -165,10 +150,15 @@ pub async fn list_traces(
                  AND ($3::uuid IS NULL OR token_id = $3) \
                  ORDER BY created_at DESC, id DESC LIMIT $4"
             ),
-            &[&anchor, &before, &token_id, &limit],
+            &[
+                &before.map(|c| c.created_at),
+                &before.map(|c| c.id),
+                &token_id,
+                &limit,
+            ],
         )
         .await?;
-    Ok(Some(rows.iter().map(Trace::from).collect()))
+    Ok(rows.iter().map(Trace::from).collect())
 }
 
 /// Returns whether a trace was deleted.

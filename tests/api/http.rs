@@ -1,9 +1,12 @@
 //! HTTP details: HEAD wherever GET, 405 with `Allow`, `nosniff` and `no-store` on every
 //! response, and history pages that stop short of `http.max_response_bytes`.
 
+use std::time::Duration;
+
 use serde_json::json;
 
-use crate::kit::{decode, fresh_database, settings, start_ollama, TestApp};
+use crate::kit::raw::{head, RawConnection, HERE};
+use crate::kit::{decode, error_code, fresh_database, settings, start_ollama, TestApp};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn head_is_served_wherever_get_is_without_a_body() {
@@ -116,5 +119,36 @@ async fn a_history_page_stops_short_of_the_byte_limit_and_paging_goes_on() {
 
     assert_eq!(seen, 5, "every trace once, across pages");
     assert!(pages >= 3, "{pages} pages");
+    app.stop().await;
+}
+
+/// actix serves heads up to its 128 KiB read buffer and refuses larger ones itself, with an
+/// empty body and no request id; maia's limit is 64 KiB, refused like every other error.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_head_over_64_kib_gets_a_json_error_with_a_request_id() {
+    let app = TestApp::spawn().await;
+    let filler = "a".repeat(70 * 1024);
+    let bearer = format!("Bearer {}", app.token);
+    let mut connection = RawConnection::open(app.port, HERE).await.unwrap();
+
+    connection
+        .send(
+            head(
+                "GET",
+                "/api/traces",
+                &[("authorization", &bearer), ("x-filler", &filler)],
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let response = connection.response(Duration::from_secs(10)).await;
+
+    let response = response.expect("an answer");
+    assert_eq!(response.status, 431, "{response:?}");
+    assert_eq!(error_code(&response.json()), "request_head_too_large");
+    let id = response.header("x-request-id").expect("a request id");
+    assert!(!id.is_empty());
+    assert_eq!(response.header("connection"), Some("close"));
     app.stop().await;
 }

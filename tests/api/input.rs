@@ -117,3 +117,59 @@ async fn unknown_routes_and_wrong_methods_are_json() {
     assert_eq!(error_code(&put_health_body), "method_not_allowed");
     app.stop().await;
 }
+
+/// A misspelt optional field would otherwise be dropped without a word: every JSON body
+/// refuses fields it does not have, by name, with the ones it accepts.
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_fields_are_refused_by_name_on_every_json_body() {
+    let app = TestApp::spawn().await;
+
+    let (query, query_body) = app
+        .query(json!({"query": "x", "persnoa": "socratic"}))
+        .await;
+    let (session, session_body) = decode(
+        app.anonymous
+            .post(app.url("/api/session"))
+            .json(&json!({"token": app.token, "remember": true}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+
+    assert_eq!((query, error_code(&query_body)), (422, "validation_failed"));
+    assert_eq!(
+        query_body["error"]["message"],
+        "unknown field \"persnoa\"; accepted: query, mode, persona, model"
+    );
+    assert_eq!(
+        (session, error_code(&session_body)),
+        (422, "validation_failed")
+    );
+    assert_eq!(
+        session_body["error"]["message"],
+        "unknown field \"remember\"; accepted: token"
+    );
+    assert_eq!(app.ollama.chat_count(), 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_model_name_is_told_what_a_valid_one_looks_like() {
+    let app = TestApp::spawn().await;
+
+    let (status, body) = app.query(json!({"query": "x", "model": "../../etc"})).await;
+
+    assert_eq!((status, error_code(&body)), (422, "validation_failed"));
+    let message = body["error"]["message"].as_str().unwrap();
+    for part in [
+        "\"../../etc\"",
+        "'.', '_', '-', ':' and '/'",
+        "at most 200",
+        "\"llama3.2:3b\"",
+        "\"namespace/model:tag\"",
+    ] {
+        assert!(message.contains(part), "{part} in {message}");
+    }
+    app.stop().await;
+}

@@ -68,6 +68,28 @@ async fn deep_mode_uses_the_deep_model_and_a_persona_its_prompt() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn modes_are_read_in_any_case_and_kept_in_lowercase() {
+    let app = TestApp::spawn().await;
+
+    let (deep, deep_body) = app.query(json!({ "query": "a", "mode": "Deep" })).await;
+    let (fast, fast_body) = app.query(json!({ "query": "b", "mode": "FAST" })).await;
+
+    assert_eq!(deep, 200, "{deep_body}");
+    assert_eq!(fast, 200, "{fast_body}");
+    assert_eq!(
+        (&deep_body["mode"], &deep_body["model"]),
+        (&json!("deep"), &json!(DEEP_MODEL))
+    );
+    assert_eq!(
+        (&fast_body["mode"], &fast_body["model"]),
+        (&json!("fast"), &json!(MODEL))
+    );
+    let modes: Vec<String> = app.traces().await.into_iter().map(|t| t.mode).collect();
+    assert_eq!(modes, ["fast", "deep"], "newest first");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_requested_model_is_used() {
     let app = TestApp::spawn().await;
 

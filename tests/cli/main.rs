@@ -10,6 +10,7 @@ mod auth;
 mod check;
 mod config;
 mod dev;
+mod failure_log;
 mod healthcheck;
 mod limits;
 mod migrate;

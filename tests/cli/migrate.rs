@@ -64,3 +64,30 @@ async fn a_database_newer_than_the_binary_is_named_by_every_command() {
     let status = text(&run(&["migrate", "--status"]).await);
     assert!(status.contains("unknown  V999"), "{status}");
 }
+
+/// refinery creates its history table with `CREATE TABLE IF NOT EXISTS` on every run, and
+/// PostgreSQL answers an existing one with a NOTICE that tokio-postgres logs at info: every
+/// start said `NOTICE: relation "refinery_schema_history" already exists, skipping`.
+#[tokio::test(flavor = "multi_thread")]
+async fn migrating_an_up_to_date_database_logs_no_postgresql_notice() {
+    let db = fresh_database().await;
+    let migrate = || {
+        let mut command = maia();
+        command
+            .arg("migrate")
+            .env("MAIA_DATABASE__URL", &db.url)
+            .env("MAIA_LOG__LEVEL", "info");
+        output(command)
+    };
+
+    let first = migrate().await;
+    let again = migrate().await;
+
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(again.status.success(), "{}", text(&again));
+    for run in [&first, &again] {
+        let shown = text(run);
+        assert!(!shown.contains("NOTICE"), "{shown}");
+        assert!(!shown.contains("already exists"), "{shown}");
+    }
+}

@@ -6,10 +6,12 @@ use serde::Deserialize;
 use crate::domain::Question;
 use crate::http::disconnect::client_gone;
 use crate::http::error::ApiError;
+use crate::http::extract::JsonBody;
 use crate::http::state::AppState;
 use crate::service::Caller;
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct QueryBody {
     query: String,
     mode: Option<String>,
@@ -21,9 +23,8 @@ pub async fn query(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<QueryBody>,
+    JsonBody(body): JsonBody<QueryBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
     let question = Question::parse(
         body.query,
         body.mode.as_deref(),

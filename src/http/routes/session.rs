@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::domain::TokenSecret;
 use crate::http::auth::SESSION_COOKIE;
 use crate::http::error::ApiError;
+use crate::http::extract::JsonBody;
 use crate::http::state::AppState;
 use crate::service::{Refusal, ServiceError};
 
@@ -21,7 +22,7 @@ pub struct SignIn {
 pub async fn sign_in(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<SignIn>,
+    JsonBody(body): JsonBody<SignIn>,
 ) -> Result<HttpResponse, ApiError> {
     let token = TokenSecret::parse_token(body.token.trim())
         .ok_or(ApiError::Unauthorized(Refusal::Malformed))?;

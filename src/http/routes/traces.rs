@@ -4,6 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::domain::TraceCursor;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::service::Caller;
@@ -14,6 +15,7 @@ const MAX_LIMIT: i64 = 100;
 #[derive(Deserialize)]
 pub struct ListParams {
     limit: Option<String>,
+    /// Where the previous page ended: its `next_before`.
     before: Option<String>,
     /// Only the traces of this token (its id, from `maia token list`).
     token_id: Option<String>,
@@ -22,6 +24,10 @@ pub struct ListParams {
 fn parse_id(text: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(text)
         .map_err(|_| ApiError::BadRequest(format!("{text:?} is not a trace id (a UUID)")))
+}
+
+fn parse_cursor(text: &str) -> Result<TraceCursor, ApiError> {
+    TraceCursor::parse(text).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 fn parse_token_id(text: &str) -> Result<Uuid, ApiError> {
@@ -47,7 +53,7 @@ pub async fn list(
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = parse_limit(params.limit.as_deref())?;
-    let before = params.before.as_deref().map(parse_id).transpose()?;
+    let before = params.before.as_deref().map(parse_cursor).transpose()?;
     let token_id = params.token_id.as_deref().map(parse_token_id).transpose()?;
     let page = state
         .services

@@ -1,0 +1,87 @@
+//! Where a page of the history ends: its last trace's `(created_at, id)`, the very order
+//! the history is listed in. It names a position, not a trace, so it stays good when that
+//! trace is deleted. Clients get it as opaque text and hand it back unchanged.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// Microseconds (PostgreSQL's precision) then the id: 8 + 16 bytes.
+const CURSOR_BYTES: usize = 24;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "before is not a page cursor: pass the next_before of the previous page, unchanged \
+     (32 characters of base64url)"
+)]
+pub struct BadCursor;
+
+impl TraceCursor {
+    /// Unpadded base64url of the microseconds since 1970 (big-endian) and the id's bytes.
+    pub fn encode(&self) -> String {
+        let mut bytes = [0u8; CURSOR_BYTES];
+        bytes[..8].copy_from_slice(&self.created_at.timestamp_micros().to_be_bytes());
+        bytes[8..].copy_from_slice(self.id.as_bytes());
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, BadCursor> {
+        let bytes: [u8; CURSOR_BYTES] = URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or(BadCursor)?;
+        let (micros, id) = bytes.split_at(8);
+        let micros = i64::from_be_bytes(micros.try_into().map_err(|_| BadCursor)?);
+        Ok(Self {
+            created_at: DateTime::from_timestamp_micros(micros).ok_or(BadCursor)?,
+            id: Uuid::from_slice(id).map_err(|_| BadCursor)?,
+        })
+    }
+}
+
+impl serde::Serialize for TraceCursor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.encode())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_comes_back_as_it_was_given() {
+        let cursor = TraceCursor {
+            created_at: DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap(),
+            id: Uuid::new_v4(),
+        };
+        let text = cursor.encode();
+        assert_eq!(text.len(), 32);
+        assert_eq!(TraceCursor::parse(&text), Ok(cursor));
+    }
+
+    #[test]
+    fn anything_else_is_not_a_cursor() {
+        let id = Uuid::new_v4().to_string();
+        for text in [
+            "",
+            "nope",
+            &id,
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "f/+AAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ] {
+            assert_eq!(TraceCursor::parse(text), Err(BadCursor), "{text:?}");
+        }
+        // The right length, but a time no clock shows.
+        let far = URL_SAFE_NO_PAD.encode([0x7f; CURSOR_BYTES]);
+        assert_eq!(TraceCursor::parse(&far), Err(BadCursor));
+    }
+}
