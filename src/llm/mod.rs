@@ -161,10 +161,10 @@ pub fn model_present(present: &[String], wanted: &str) -> bool {
 
 /// What went wrong below HTTP, truthfully: a "timed out" from the network (the kernel
 /// giving up on a connection after about 30 s, say) is not `ollama.timeout` (chat.rs keeps
-/// that one), and says how long it took. The whole error chain goes to the log.
+/// that one), and says how long it took. The error carries the whole chain; the caller
+/// logs it once (a failed query at warn, a health probe at debug).
 fn network_failure(e: &reqwest::Error, after: Duration) -> LlmError {
     let chain = error_chain(e);
-    tracing::warn!(error = %chain, after_ms = after.as_millis() as u64, "the call to Ollama failed");
     let took = format!("after {:.1} s", after.as_secs_f64());
     if e.is_connect() {
         LlmError::Unreachable(format!("{took}: {chain}"))
