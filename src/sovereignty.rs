@@ -9,7 +9,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::config::Settings;
+use crate::config::{AllowedHost, Settings};
 
 /// Where an address lies, as far as sovereignty is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +106,7 @@ pub struct SovereigntyError(pub String);
 pub async fn judge(
     service: &'static str,
     endpoint: &Endpoint,
-    allow_hosts: &[String],
+    allow_hosts: &[AllowedHost],
     resolve: bool,
 ) -> Finding {
     let (shown, verdict) = match endpoint {
@@ -116,7 +116,7 @@ pub async fn judge(
         Endpoint::Host { host, port } => {
             let shown = format!("{host}:{port}");
             let bare = host.trim_start_matches('[').trim_end_matches(']');
-            let verdict = if allow_hosts.iter().any(|h| h.eq_ignore_ascii_case(bare)) {
+            let verdict = if allow_hosts.iter().any(|allowed| allowed.matches(host)) {
                 Verdict::Allowed
             } else if let Ok(ip) = bare.parse::<IpAddr>() {
                 judge_addresses(&[ip])
@@ -380,7 +380,7 @@ mod tests {
                 host: "8.8.8.8".into(),
                 port: 11434,
             },
-            &["8.8.8.8".into()],
+            &[AllowedHost::try_from("8.8.8.8".to_string()).unwrap()],
             false,
         )
         .await;

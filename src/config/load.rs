@@ -416,10 +416,13 @@ mod tests {
         )]))
         .unwrap()
         .settings;
-        assert_eq!(
-            s.sovereignty.allow_hosts,
-            vec!["gpu.example.org", "db.example.org"]
-        );
+        let listed: Vec<String> = s
+            .sovereignty
+            .allow_hosts
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(listed, ["gpu.example.org", "db.example.org"]);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 use smart_default::SmartDefault;
 
+use super::allowed_host::AllowedHost;
 use super::database::DatabaseSettings;
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -88,8 +89,8 @@ pub struct SovereigntySettings {
     /// Refuse endpoints that are not local.
     #[default = true]
     pub strict: bool,
-    /// Host names or addresses allowed even though they are not local.
-    pub allow_hosts: Vec<String>,
+    /// Host names, addresses or `*.domain` patterns allowed even though they are not local.
+    pub allow_hosts: Vec<AllowedHost>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
