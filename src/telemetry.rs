@@ -19,7 +19,7 @@ pub enum Sink {
 /// Installs the global subscriber. A second call (tests) is a no-op.
 pub fn init(settings: &LogSettings, sink: Sink) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(with_quiet_driver(&settings.level)))
+        .or_else(|_| EnvFilter::try_new(with_quiet_driver(settings.level.as_str())))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, terminal) = match sink {
         Sink::Stdout => (

@@ -4,6 +4,7 @@
 mod allowed_host;
 mod database;
 mod load;
+mod log_level;
 mod secret;
 mod settings;
 

@@ -9,6 +9,7 @@ use smart_default::SmartDefault;
 
 use super::allowed_host::AllowedHost;
 use super::database::DatabaseSettings;
+use super::log_level::LogLevel;
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -125,9 +126,9 @@ pub enum LogFormat {
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
     pub format: LogFormat,
-    /// An env-filter directive such as `info` or `maia=debug,actix_web=info`; `RUST_LOG` wins.
-    #[default = "info"]
-    pub level: String,
+    /// A level (`warning` means `warn`) or env-filter directives such as
+    /// `info,maia=debug`; `RUST_LOG` wins.
+    pub level: LogLevel,
 }
 
 fn shown_http_url<S: serde::Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {

@@ -1,5 +1,6 @@
 //! Configuration as users meet it: through `maia config` and the process environment.
 
+use crate::kit::process::text;
 use crate::kit::{maia, Scratch};
 
 fn effective(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
@@ -237,4 +238,40 @@ fn a_broken_file_does_not_quote_the_secret_in_it() {
     let (ok, _, err) = effective(&["--config", file.to_str().unwrap()], &[]);
     assert!(!ok);
     assert!(err.contains("line 2") && !err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn log_level_warning_means_warn_and_a_level_that_is_none_is_refused() {
+    // A warning maia logs while loading: an unknown variable.
+    let warned = |level: &str| {
+        let mut check = maia();
+        check
+            .args(["check", "--offline"])
+            .env("MAIA_LOG__LEVEL", level)
+            .env("MAIA_OLAMA__URL", "http://127.0.0.1:1");
+        check.output().unwrap()
+    };
+
+    let warning = warned("warning");
+    let verbose = warned("verbose");
+    let (_, shown, _) = effective(&[], &[("MAIA_LOG__LEVEL", "info,maia=warning")]);
+
+    assert!(warning.status.success(), "{}", text(&warning));
+    assert!(
+        String::from_utf8_lossy(&warning.stderr).contains("MAIA_OLAMA__URL"),
+        "log.level = warning logs warnings: {}",
+        text(&warning)
+    );
+    assert_eq!(verbose.status.code(), Some(2), "{}", text(&verbose));
+    let refused = String::from_utf8_lossy(&verbose.stderr);
+    assert!(
+        refused.contains("log.level")
+            && refused.contains("\"verbose\"")
+            && refused.contains("trace, debug, info, warn (or warning), error or off"),
+        "{refused}"
+    );
+    assert_eq!(
+        value(&shown, "log", "level").as_str(),
+        Some("info,maia=warn")
+    );
 }
