@@ -225,16 +225,10 @@ impl Key {
         &self,
         env: &BTreeMap<String, String>,
     ) -> Result<Option<(String, String)>, SettingsError> {
-        let name = env_name(&self.path);
-        if let Some(value) = env.get(&name) {
-            return Ok(Some((name, value.clone())));
+        if let Some(found) = variable(env, &env_name(&self.path))? {
+            return Ok(Some(found));
         }
-        let file_var = format!("{name}_FILE");
-        if let Some(path) = env.get(&file_var) {
-            let value = read_secret_file(&file_var, Path::new(path))?;
-            return Ok(Some((file_var, value)));
-        }
-        if let Some(dir) = env.get("CREDENTIALS_DIRECTORY") {
+        if let Some(dir) = set_in(env, "CREDENTIALS_DIRECTORY") {
             let path = Path::new(dir).join(self.path.replace('.', "_"));
             if path.is_file() {
                 let value = read_secret_file("CREDENTIALS_DIRECTORY", &path)?;
@@ -244,8 +238,33 @@ impl Key {
         Ok(CONVENTIONAL
             .iter()
             .filter(|(_, key)| *key == self.path)
-            .find_map(|(var, _)| env.get(*var).map(|v| (var.to_string(), v.clone()))))
+            .find_map(|(var, _)| set_in(env, var).map(|v| (var.to_string(), v.clone()))))
     }
+}
+
+/// The value of `name`, or of the file `name_FILE` names, and the variable it came from.
+fn variable(
+    env: &BTreeMap<String, String>,
+    name: &str,
+) -> Result<Option<(String, String)>, SettingsError> {
+    if let Some(value) = set_in(env, name) {
+        return Ok(Some((name.to_string(), value.clone())));
+    }
+    let file_var = format!("{name}_FILE");
+    match set_in(env, &file_var) {
+        Some(path) => {
+            let value = read_secret_file(&file_var, Path::new(path))?;
+            Ok(Some((file_var, value)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// A variable's value, unless it is empty: an empty variable counts as unset, as a compose
+/// file's `MAIA_DATABASE__PASSWORD=${PGPASSWORD}` leaves it when `PGPASSWORD` is unset (an
+/// empty password would override the one in the URL).
+fn set_in<'a>(env: &'a BTreeMap<String, String>, name: &str) -> Option<&'a String> {
+    env.get(name).filter(|value| !value.is_empty())
 }
 
 /// Every leaf of the default settings, serialized: the keys there are.
@@ -360,6 +379,25 @@ mod tests {
             .unwrap()
             .settings;
         assert_eq!(s.database.password.unwrap().expose(), "007");
+    }
+
+    #[test]
+    fn an_empty_variable_counts_as_unset() {
+        let s = load(&env(&[
+            (
+                "MAIA_DATABASE__URL",
+                "postgresql://maia:from-url@10.0.0.5/maia",
+            ),
+            ("MAIA_DATABASE__PASSWORD", ""),
+            ("MAIA_OLLAMA__URL", ""),
+            ("OLLAMA_BASE_URL", "http://10.0.0.6:11434"),
+        ]))
+        .unwrap()
+        .settings;
+        assert!(s.database.password.is_none());
+        let config = s.database.connection_config().unwrap();
+        assert_eq!(config.get_password(), Some(&b"from-url"[..]));
+        assert_eq!(s.ollama.url, "http://10.0.0.6:11434");
     }
 
     #[test]
