@@ -3,8 +3,9 @@
 //! The file is parsed once and checked on its own first, so unknown keys and wrong types
 //! are errors that name the key and the file. The keys the environment may set are read
 //! off the settings' types (`Settings::default()`, serialized): a new field is settable as
-//! `MAIA_SECTION__KEY` with no list to update. Each value comes from `NAME`, `NAME_FILE`
-//! or `$CREDENTIALS_DIRECTORY/section_key` (systemd's `LoadCredential=`), and is typed by
+//! `MAIA_SECTION__KEY` with no list to update. Each value comes from `NAME`, `NAME_FILE`,
+//! `$CREDENTIALS_DIRECTORY/section_key` (systemd's `LoadCredential=`), or a conventional
+//! name (`DATABASE_URL`, `DATABASE_URL_FILE`), the first found winning, and is typed by
 //! the key's default, so `007` stays a string where a string is expected. Unknown `MAIA_`
 //! variables are warnings that name them.
 
@@ -22,6 +23,7 @@ const ENV_PREFIX: &str = "MAIA_";
 /// `MAIA_` variables that are not settings keys.
 const OTHER_VARS: &[&str] = &[CONFIG_ENV, "MAIA_PG_BINDIR"];
 /// Conventional variables other tools use, and the key each sets; a `MAIA_` name wins.
+/// Each may come from a file too (`DATABASE_URL_FILE`), as a `MAIA_` name may.
 const CONVENTIONAL: &[(&str, &str)] = &[
     ("DATABASE_URL", "database.url"),
     ("OLLAMA_BASE_URL", "ollama.url"),
@@ -235,10 +237,12 @@ impl Key {
                 return Ok(Some(("CREDENTIALS_DIRECTORY".into(), value)));
             }
         }
-        Ok(CONVENTIONAL
-            .iter()
-            .filter(|(_, key)| *key == self.path)
-            .find_map(|(var, _)| set_in(env, var).map(|v| (var.to_string(), v.clone()))))
+        for (var, _) in CONVENTIONAL.iter().filter(|(_, key)| *key == self.path) {
+            if let Some(found) = variable(env, var)? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -476,6 +480,44 @@ mod tests {
             .unwrap()
             .settings;
         assert_eq!(s.ollama.url, "http://10.0.0.2:11434");
+    }
+
+    #[test]
+    fn conventional_names_come_from_files_too_after_the_maia_names() {
+        let dir = std::env::temp_dir().join(format!("maia-url-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("url");
+        std::fs::write(&file, "postgresql://maia@10.0.0.7/from_file\n").unwrap();
+        let file = file.to_str().unwrap();
+        let url = |pairs: &[(&str, &str)]| {
+            let s = load(&env(pairs)).unwrap().settings;
+            s.database
+                .connection_config()
+                .unwrap()
+                .get_dbname()
+                .map(String::from)
+        };
+
+        let from_file = url(&[("DATABASE_URL_FILE", file)]);
+        let variable_first = url(&[
+            ("DATABASE_URL_FILE", file),
+            ("DATABASE_URL", "postgresql://maia@10.0.0.7/from_variable"),
+        ]);
+        let maia_first = url(&[
+            ("DATABASE_URL_FILE", file),
+            ("MAIA_DATABASE__URL", "postgresql://maia@10.0.0.7/from_maia"),
+        ]);
+        let missing = load(&env(&[("DATABASE_URL_FILE", "/nonexistent/url")]))
+            .unwrap_err()
+            .to_string();
+
+        assert_eq!(from_file.as_deref(), Some("from_file"));
+        assert_eq!(variable_first.as_deref(), Some("from_variable"));
+        assert_eq!(maia_first.as_deref(), Some("from_maia"));
+        assert!(
+            missing.contains("DATABASE_URL_FILE") && missing.contains("/nonexistent/url"),
+            "{missing}"
+        );
     }
 
     #[test]
