@@ -80,8 +80,24 @@ fn parse_url(raw: &str) -> Result<tokio_postgres::Config, DatabaseUrlError> {
     let normalised = raw
         .replace("sslmode=verify-full", "sslmode=require")
         .replace("sslmode=verify-ca", "sslmode=require");
-    // tokio-postgres' messages name the offending parameter, never its value.
-    tokio_postgres::Config::from_str(&normalised).map_err(|e| DatabaseUrlError(e.to_string()))
+    tokio_postgres::Config::from_str(&normalised).map_err(|e| DatabaseUrlError(described(&e)))
+}
+
+/// tokio-postgres says "invalid connection string" and keeps what is wrong in its source.
+/// Only the "invalid value for option `NAME`" kind is shown: it names one of tokio-postgres'
+/// own options, while other kinds may quote text of the string, which can be a password.
+fn described(error: &tokio_postgres::Error) -> String {
+    let Some(cause) = std::error::Error::source(error).map(ToString::to_string) else {
+        return error.to_string();
+    };
+    if !cause.starts_with("invalid value for option `") {
+        return error.to_string();
+    }
+    if cause.contains("`sslmode`") {
+        format!("{cause}: it must be disable, prefer, require, verify-ca or verify-full")
+    } else {
+        cause
+    }
 }
 
 /// `database.url` as `maia config` shows it: rebuilt from what it parses to, without its
@@ -176,6 +192,23 @@ mod tests {
             "host=/run/postgresql user=maia dbname=maia sslmode=prefer"
         );
         assert!(!redacted_url("host=db password='unclosed").contains("unclosed"));
+    }
+
+    #[test]
+    fn an_invalid_value_names_its_option_and_an_sslmode_the_accepted_ones() {
+        for url in [
+            "postgresql://maia@db/maia?sslmode=allow",
+            "host=db sslmode=allow",
+        ] {
+            let err = parse_url(url).unwrap_err().to_string();
+            assert!(
+                err.contains("invalid value for option `sslmode`")
+                    && err.contains("disable, prefer, require, verify-ca or verify-full"),
+                "{url}: {err}"
+            );
+        }
+        let err = parse_url("host=db port=many").unwrap_err().to_string();
+        assert!(err.contains("option `port`"), "{err}");
     }
 
     #[test]
