@@ -1,9 +1,11 @@
 //! `[database]`: where PostgreSQL is, and how to reach it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
 use serde::{Deserialize, Serialize, Serializer};
 use smart_default::SmartDefault;
 use tokio_postgres::config::{Host, SslMode};
@@ -73,6 +75,37 @@ impl DatabaseSettings {
         }
         Ok(config)
     }
+}
+
+impl DatabaseSettings {
+    /// The certificates in `ca_file` (none without one), each a CA rustls can trust. A file
+    /// that is not PEM, or holds no certificate, would otherwise pass unnoticed until a TLS
+    /// connection failed with `UnknownIssuer`.
+    pub fn ca_certificates(&self) -> Result<Vec<CertificateDer<'static>>, String> {
+        match &self.ca_file {
+            None => Ok(Vec::new()),
+            Some(path) => read_ca_file(path)
+                .map_err(|why| format!("database.ca_file = {}: {why}", path.display())),
+        }
+    }
+}
+
+fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not a valid PEM file: {e}"))?;
+    if certs.is_empty() {
+        return Err("no PEM certificate in it (-----BEGIN CERTIFICATE-----); \
+                    it must hold the CA certificate(s) of the database's TLS certificate"
+            .into());
+    }
+    for (n, cert) in certs.iter().enumerate() {
+        rustls::RootCertStore::empty()
+            .add(cert.clone())
+            .map_err(|e| format!("certificate {} in it is not a usable CA: {e}", n + 1))?;
+    }
+    Ok(certs)
 }
 
 fn parse_url(raw: &str) -> Result<tokio_postgres::Config, DatabaseUrlError> {

@@ -205,13 +205,8 @@ impl Settings {
                 return invalid(format!("{key} must not be empty"));
             }
         }
-        match &self.database.ca_file {
-            Some(ca) if !ca.is_file() => invalid(format!(
-                "database.ca_file = {} does not exist",
-                ca.display()
-            )),
-            _ => Ok(()),
-        }
+        self.database.ca_certificates().map_err(InvalidSettings)?;
+        Ok(())
     }
 
     /// The address must parse, and no client may hold more connections than all of them.

@@ -1,7 +1,7 @@
 //! Configuration as users meet it: through `maia config` and the process environment.
 
 use crate::kit::process::text;
-use crate::kit::{maia, Scratch};
+use crate::kit::{maia, Scratch, TEST_CA_PEM};
 
 fn effective(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let mut c = maia();
@@ -274,4 +274,41 @@ fn log_level_warning_means_warn_and_a_level_that_is_none_is_refused() {
         value(&shown, "log", "level").as_str(),
         Some("info,maia=warn")
     );
+}
+
+#[test]
+fn a_ca_file_without_a_usable_certificate_is_refused_naming_the_file_and_the_fault() {
+    let dir = Scratch::new("ca-file");
+    let not_der =
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
+    let cases = [
+        ("empty.pem", "", "no PEM certificate"),
+        ("der.crt", "0\u{82}\u{1}\u{95}0\u{82}", "no PEM certificate"),
+        (
+            "truncated.pem",
+            "-----BEGIN CERTIFICATE-----\nMIIB",
+            "not a valid PEM file",
+        ),
+        ("not-der.pem", not_der, "not a usable CA"),
+    ];
+    let offline = |ca: &std::path::Path| {
+        let mut check = maia();
+        check
+            .args(["check", "--offline"])
+            .env("MAIA_DATABASE__CA_FILE", ca);
+        check.output().unwrap()
+    };
+
+    let good = offline(&dir.write("ca.pem", TEST_CA_PEM));
+
+    assert!(good.status.success(), "{}", text(&good));
+    for (name, contents, fault) in cases {
+        let out = offline(&dir.write(name, contents));
+        let shown = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {shown}");
+        assert!(
+            shown.contains("database.ca_file") && shown.contains(name) && shown.contains(fault),
+            "{name}: {shown}"
+        );
+    }
 }
