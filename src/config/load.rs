@@ -79,6 +79,8 @@ pub fn load(sources: &Sources) -> Result<Loaded, SettingsError> {
         None => Table::new(),
     };
     let keys = keys();
+    // Which variable set each key, to name it when its value is refused.
+    let mut set_by = BTreeMap::new();
     for key in &keys {
         if let Some((var, text)) = key.value_in(&sources.env)? {
             let value =
@@ -89,9 +91,21 @@ pub fn load(sources: &Sources) -> Result<Loaded, SettingsError> {
                         message: format!("{} {message}", key.path),
                     })?;
             set(&mut table, &key.path, value);
+            set_by.insert(key.path.clone(), var);
         }
     }
-    let settings = deserialize(table).map_err(|e| InvalidSettings(e.to_string()))?;
+    let settings = deserialize(table).map_err(|e| {
+        let path = e.path().to_string();
+        let message = keyed(&path, e.inner().message());
+        // `sovereignty.allow_hosts[1]` was set by the variable that set the list.
+        match set_by.get(path.split('[').next().unwrap_or(&path)) {
+            Some(var) => SettingsError::InvalidVariable {
+                var: var.clone(),
+                message,
+            },
+            None => InvalidSettings(message).into(),
+        }
+    })?;
     settings.validate()?;
     Ok(Loaded {
         settings,
@@ -117,9 +131,50 @@ fn read_file(path: &Path) -> Result<Table, SettingsError> {
         .parse()
         .map_err(|e: toml::de::Error| invalid(masked(&e.to_string())))?;
     // Unknown keys and wrong types are the file's fault, and said so, before the
-    // environment is laid over it.
-    deserialize(table.clone()).map_err(|e| invalid(e.to_string()))?;
+    // environment is laid over it: read from the text, the error shows the line at fault.
+    serde_path_to_error::deserialize::<_, Settings>(toml::Deserializer::new(&text))
+        .map_err(|e| invalid(masked(&located(&e))))?;
     Ok(table)
+}
+
+/// An error in the file as toml shows it (the line, a caret under the fault, the message),
+/// its message naming the key.
+fn located(error: &serde_path_to_error::Error<toml::de::Error>) -> String {
+    let path = error.path().to_string();
+    let inner = error.inner();
+    let mut message = inner.message().to_string();
+    if looks_secret(&path) {
+        message = without_value(&message);
+    }
+    let shown = inner.to_string();
+    let snippet = shown
+        .strip_suffix(&format!("{}\n", inner.message()))
+        .unwrap_or_default();
+    format!("{snippet}{}", keyed(&path, &message))
+}
+
+/// `log.format must be …` for a rule, `log.format: invalid type …` for anything else.
+fn keyed(path: &str, message: &str) -> String {
+    if path == "." {
+        message.to_string()
+    } else if message.starts_with("must ") {
+        format!("{path} {message}")
+    } else {
+        format!("{path}: {message}")
+    }
+}
+
+/// serde's "invalid type: integer `123456`, expected a string" without the value.
+fn without_value(message: &str) -> String {
+    match message
+        .split_once(": ")
+        .zip(message.split_once(", expected "))
+    {
+        Some(((kind, _), (_, expected))) => {
+            format!("{kind}: {}, expected {expected}", super::secret::REDACTED)
+        }
+        None => message.to_string(),
+    }
 }
 
 /// A TOML error quotes the line at fault: values of keys that look secret, and passwords in
@@ -138,10 +193,14 @@ fn masked(message: &str) -> String {
 // Loose on purpose: a misspelt key (`pasword`, `passwd`, `pw`) holds a secret all the same.
 const SECRET_WORDS: &[&str] = &["pas", "pw", "secret", "token", "key", "cred", "auth"];
 
+fn looks_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    SECRET_WORDS.iter().any(|w| key.contains(w))
+}
+
 fn masked_code(code: &str) -> String {
     if let Some((key, _)) = code.split_once('=') {
-        let key_lower = key.to_ascii_lowercase();
-        if SECRET_WORDS.iter().any(|w| key_lower.contains(w)) {
+        if looks_secret(key) {
             return format!("{key}= {}", super::secret::REDACTED);
         }
     }
@@ -548,6 +607,25 @@ mod tests {
             assert!(!err.contains("hunter2"), "{line}: {err}");
             assert!(err.contains("maia.toml") && err.contains("line 2"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_type_is_not_quoted_either() {
+        let dir = std::env::temp_dir().join(format!("maia-typed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("maia.toml");
+        std::fs::write(&path, "[database]\npassword = 20240601\n").unwrap();
+        let err = load(&Sources {
+            file: Some(path),
+            env: BTreeMap::new(),
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("20240601"), "{err}");
+        assert!(
+            err.contains("database.password: invalid type") && err.contains("line 2"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -115,11 +115,24 @@ pub struct AuthSettings {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum LogFormat {
     #[default]
     Pretty,
     Json,
+}
+
+/// Says what the key takes, where serde would speak of enums and variants.
+impl TryFrom<String> for LogFormat {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.as_str() {
+            "pretty" => Ok(LogFormat::Pretty),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("must be \"pretty\" or \"json\", not {text:?}")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]

@@ -182,7 +182,35 @@ fn invalid_values_are_clear_errors_naming_the_variable_and_the_key() {
         "{number}"
     );
     assert!(!variant_ok);
-    assert!(variant.contains("log.format: unknown variant"), "{variant}");
+    assert!(
+        variant.contains(r#"MAIA_LOG__FORMAT: log.format must be "pretty" or "json", not "xml""#),
+        "{variant}"
+    );
+}
+
+#[test]
+fn a_wrong_value_in_the_file_is_shown_at_its_line_under_a_caret_naming_the_key() {
+    let dir = Scratch::new("config-caret");
+    let file = dir.write(
+        "maia.toml",
+        "[http]\nworkers = 2\n\n[log]\nformat = \"xml\"\n",
+    );
+
+    let (ok, _, err) = effective(&["--config", file.to_str().unwrap()], &[]);
+
+    assert!(!ok);
+    let lines: Vec<&str> = err.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("5 | format = \"xml\""))
+        .unwrap_or_else(|| panic!("the line at fault is quoted:\n{err}"));
+    assert!(err.contains("maia.toml") && err.contains("line 5"), "{err}");
+    assert!(lines[at + 1].ends_with("|          ^^^^^"), "{err}");
+    assert_eq!(
+        lines.get(at + 2).copied(),
+        Some(r#"log.format must be "pretty" or "json", not "xml""#),
+        "{err}"
+    );
 }
 
 /// The database URL and Ollama URL forms a password can hide in, as `maia config` and
