@@ -26,9 +26,13 @@ pub fn default_url(settings: &Settings) -> String {
 }
 
 pub fn run(settings: &Settings, url: Option<&str>) -> ExitCode {
-    let url = url
-        .map(String::from)
-        .unwrap_or_else(|| default_url(settings));
+    let url = match url.map(checked_url).transpose() {
+        Ok(given) => given.unwrap_or_else(|| default_url(settings)),
+        Err(why) => {
+            eprintln!("maia healthcheck: {why}");
+            return ExitCode::from(2);
+        }
+    };
     let outcome = super::runtime::runtime().block_on(probe(&url));
     match outcome {
         Ok(status) if status == "healthy" || status == "degraded" => {
@@ -43,6 +47,22 @@ pub fn run(settings: &Settings, url: Option<&str>) -> ExitCode {
             eprintln!("maia healthcheck: {url}: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `--url` as given, when it is an http(s) URL with a host: reqwest would only say "builder
+/// error".
+fn checked_url(text: &str) -> Result<String, String> {
+    let expected = "expected e.g. http://127.0.0.1:8080/api/health";
+    match reqwest::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+            Ok(text.to_string())
+        }
+        Ok(url) => Err(format!(
+            "--url {text}: not an http(s) URL with a host (scheme {}); {expected}",
+            url.scheme()
+        )),
+        Err(e) => Err(format!("--url {text}: {e}; {expected}")),
     }
 }
 
