@@ -25,7 +25,7 @@ pub fn run(settings: &Settings, status_only: bool) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("maia: migrate: {e:#}");
-            ExitCode::FAILURE
+            super::exit::failure(&e)
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod check;
 mod dev;
+mod exit;
 mod healthcheck;
 mod migrate;
 mod runtime;
@@ -16,6 +17,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{self, Settings, Sources};
 use crate::telemetry::{self, Sink};
+use exit::CONFIGURATION_ERROR;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -82,7 +84,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 return check::report_config_error(&e);
             }
             eprintln!("maia: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(CONFIGURATION_ERROR);
         }
     };
     let sink = match cli.command {

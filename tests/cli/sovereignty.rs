@@ -3,6 +3,7 @@
 
 use crate::kit::maia;
 use crate::kit::process::{output, text};
+use crate::kit::settings::unreachable_ollama;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn maia_serve_refuses_a_public_database_and_says_why() {
@@ -61,4 +62,34 @@ async fn an_allow_hosts_entry_that_could_never_match_is_a_configuration_error() 
             && shown.contains("*.domain"),
         "{shown}"
     );
+}
+
+/// Every command that would connect to a public database refuses as it refuses a
+/// configuration that does not load: exit 2, the reason said once (not logged as well).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sovereignty_refusal_exits_2_and_is_said_once_by_every_command() {
+    for args in [
+        &["serve"][..],
+        &["migrate"],
+        &["migrate", "--status"],
+        &["check"],
+        &["token", "list"],
+    ] {
+        let mut command = maia();
+        command
+            .args(args)
+            .env("MAIA_HTTP__LISTEN", "127.0.0.1:0")
+            .env("MAIA_DATABASE__URL", "postgresql://maia@8.8.8.8:5432/maia")
+            .env("MAIA_OLLAMA__URL", unreachable_ollama());
+
+        let out = output(command).await;
+
+        let shown = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {shown}");
+        assert_eq!(
+            shown.matches("8.8.8.8 is a public address").count(),
+            1,
+            "{args:?}: {shown}"
+        );
+    }
 }
