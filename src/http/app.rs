@@ -18,9 +18,6 @@ use crate::service::{Authenticator, Services, Throttle};
 use crate::sovereignty::SovereigntyError;
 use crate::store::{self, Db, StoreError};
 
-/// How long a start waits for PostgreSQL to come up before migrating.
-const MIGRATE_WAIT: Duration = Duration::from_secs(30);
-
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
@@ -48,7 +45,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         crate::sovereignty::enforce(&settings).await?;
         if settings.database.migrate_on_start {
-            store::migrate_when_ready(&settings.database, MIGRATE_WAIT).await?;
+            store::migrate_when_ready(&settings.database, store::READY_WAIT).await?;
         }
         open_files::ensure_enough(&settings);
         let addr = settings.http.listen.clone();
