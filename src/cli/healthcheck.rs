@@ -8,13 +8,13 @@ use crate::config::Settings;
 
 const TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The health URL of a server listening as configured, reached over loopback when it
-/// listens on every interface.
+/// The health URL of a server listening as configured, reached over 127.0.0.1 when it
+/// listens on every interface, `[::]` included: a socket on `[::]` takes IPv4 too (unless
+/// `net.ipv6.bindv6only` is set), and 127.0.0.1 answers where IPv6 is disabled.
 pub fn default_url(settings: &Settings) -> String {
     match settings.listen_addr() {
         Ok(addr) => {
             let host = match addr.ip() {
-                ip if ip.is_unspecified() && ip.is_ipv6() => "[::1]".to_string(),
                 ip if ip.is_unspecified() => "127.0.0.1".to_string(),
                 IpAddr::V6(v6) => format!("[{v6}]"),
                 IpAddr::V4(v4) => v4.to_string(),
