@@ -10,6 +10,7 @@ use smart_default::SmartDefault;
 use super::allowed_host::AllowedHost;
 use super::database::DatabaseSettings;
 use super::log_level::LogLevel;
+use crate::domain::ModelName;
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -210,14 +211,7 @@ impl Settings {
                 ))
             }
         }
-        for (key, model) in [
-            ("ollama.model", Some(&self.ollama.model)),
-            ("ollama.deep_model", self.ollama.deep_model.as_ref()),
-        ] {
-            if model.is_some_and(|m| m.trim().is_empty()) {
-                return invalid(format!("{key} must not be empty"));
-            }
-        }
+        self.validate_models()?;
         self.database.ca_certificates().map_err(InvalidSettings)?;
         Ok(())
     }
@@ -236,6 +230,28 @@ impl Settings {
                 "http.max_connections_per_client ({}) must not exceed http.max_connections ({})",
                 http.max_connections_per_client, http.max_connections
             )));
+        }
+        Ok(())
+    }
+
+    /// Configured models follow the rules a request's model does: a name that could never
+    /// be asked for (`../x y`) is a configuration error, not a runtime surprise.
+    fn validate_models(&self) -> Result<(), InvalidSettings> {
+        let ollama = &self.ollama;
+        let allowed = ollama.allowed_models.iter().enumerate();
+        let configured = [
+            ("ollama.model".to_string(), Some(&ollama.model)),
+            ("ollama.deep_model".to_string(), ollama.deep_model.as_ref()),
+        ]
+        .into_iter()
+        .chain(allowed.map(|(i, m)| (format!("ollama.allowed_models[{i}]"), Some(m))));
+        for (key, model) in configured {
+            if let Some(Err(e)) = model.map(|m| ModelName::parse(m)) {
+                return Err(InvalidSettings(format!(
+                    "{key}: {e} (letters, digits, '.', '_', '-', ':' and '/' between parts, \
+                     as in llama3.2:3b or hf.co/user/model:q4)"
+                )));
+            }
         }
         Ok(())
     }

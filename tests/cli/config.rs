@@ -340,3 +340,32 @@ fn a_ca_file_without_a_usable_certificate_is_refused_naming_the_file_and_the_fau
         );
     }
 }
+
+#[test]
+fn a_configured_model_name_no_request_could_use_is_refused_naming_its_key() {
+    let offline = |var: &str, value: &str| {
+        let mut check = maia();
+        check.args(["check", "--offline"]).env(var, value);
+        check.output().unwrap()
+    };
+
+    for (var, value, key) in [
+        ("MAIA_OLLAMA__MODEL", "../x y", "ollama.model"),
+        ("MAIA_OLLAMA__DEEP_MODEL", "qwen 14b", "ollama.deep_model"),
+        (
+            "MAIA_OLLAMA__ALLOWED_MODELS",
+            "qwen2.5:14b, /etc/passwd",
+            "ollama.allowed_models[1]",
+        ),
+    ] {
+        let out = offline(var, value);
+        let shown = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{value}: {shown}");
+        assert!(
+            shown.contains(&format!("{key}: model")) && shown.contains("is not a valid model name"),
+            "{value}: {shown}"
+        );
+    }
+    let fine = offline("MAIA_OLLAMA__ALLOWED_MODELS", "hf.co/user/model:q4");
+    assert!(fine.status.success(), "{}", text(&fine));
+}
