@@ -12,6 +12,7 @@ mod config;
 mod dev;
 mod healthcheck;
 mod limits;
+mod logs;
 mod migrate;
 mod sovereignty;
 mod token;
