@@ -30,6 +30,7 @@ pub fn run(settings: &Settings, url: Option<&str>) -> ExitCode {
         Ok(given) => given.unwrap_or_else(|| default_url(settings)),
         Err(why) => {
             eprintln!("maia healthcheck: {why}");
+            // A usage error, as clap's own: not "the server is unhealthy".
             return ExitCode::from(2);
         }
     };

@@ -143,7 +143,8 @@ fn located(error: &serde_path_to_error::Error<toml::de::Error>) -> String {
     let path = error.path().to_string();
     let inner = error.inner();
     let mut message = inner.message().to_string();
-    if looks_secret(&path) {
+    // The key itself, not its section: `auth.required` holds no secret.
+    if looks_secret(path.rsplit('.').next().unwrap_or_default()) {
         message = without_value(&message);
     }
     let shown = inner.to_string();
@@ -616,7 +617,7 @@ mod tests {
         let path = dir.join("maia.toml");
         std::fs::write(&path, "[database]\npassword = 20240601\n").unwrap();
         let err = load(&Sources {
-            file: Some(path),
+            file: Some(path.clone()),
             env: BTreeMap::new(),
         })
         .unwrap_err()
@@ -624,6 +625,18 @@ mod tests {
         assert!(!err.contains("20240601"), "{err}");
         assert!(
             err.contains("database.password: invalid type") && err.contains("line 2"),
+            "{err}"
+        );
+        // A section's name does not make its keys secret.
+        std::fs::write(&path, "[auth]\nrequired = \"yes\"\n").unwrap();
+        let err = load(&Sources {
+            file: Some(path.clone()),
+            env: BTreeMap::new(),
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("auth.required: invalid type: string \"yes\", expected a boolean"),
             "{err}"
         );
     }
