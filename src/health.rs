@@ -9,7 +9,8 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use crate::llm::Llm;
+use crate::config::redacted_http_url;
+use crate::llm::{Llm, LlmError};
 use crate::store::{self, Db, MigrationStatus, StoreError};
 
 const CACHE_FOR: Duration = Duration::from_secs(1);
@@ -185,6 +186,24 @@ impl HealthProbe {
 
     async fn probe_database(&self) -> Result<MigrationStatus, StoreError> {
         store::migration_status(&**self.db.conn().await?).await
+    }
+}
+
+/// Says at start what an Ollama that does not answer means for queries, so that the first
+/// 503 is no surprise; maia serves all the same (health: degraded). `url` is shown without
+/// the credentials it may carry.
+pub async fn warn_if_ollama_is_down(llm: &Llm, url: &str) {
+    let shown = redacted_http_url(url);
+    match llm.version().await {
+        Ok(_) => {}
+        Err(LlmError::Unreachable(why)) => tracing::warn!(
+            error = %why,
+            "Ollama at {shown} is unreachable: queries will get 503 llm_unavailable until it answers"
+        ),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "Ollama at {shown} does not answer as Ollama does: queries may fail until it does"
+        ),
     }
 }
 

@@ -1,7 +1,8 @@
 //! maia: a sovereign query service. A local LLM (Ollama) answers, PostgreSQL remembers.
 //!
 //! Layers, each using only those below it: `cli` → `http` → `service` (with `health`) →
-//! `store`, `llm`, `domain`, `sovereignty` → `config`. `dev` is `maia dev`'s private
+//! `store`, `llm`, `sovereignty` → `config` → `domain` (values that know no other module,
+//! so the configuration checks model names as requests do). `dev` is `maia dev`'s private
 //! PostgreSQL. Only what the binary, the tests and the bench use is public, so the
 //! compiler reports dead code everywhere else.
 #![forbid(unsafe_code)]

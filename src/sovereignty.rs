@@ -1,14 +1,15 @@
 //! Sovereignty: maia talks only to endpoints on this machine or its private network.
 //!
 //! With `sovereignty.strict`, every endpoint (PostgreSQL, Ollama) must be a unix socket,
-//! a loopback, private (RFC 1918, ULA) or link-local address, or a name that resolves only
-//! to such addresses, unless its host is listed in `sovereignty.allow_hosts`. Literal
+//! a loopback, private (RFC 1918, carrier-grade NAT, ULA) or link-local address, or a name
+//! that resolves only to such addresses, unless its host is listed in
+//! `sovereignty.allow_hosts`. Literal
 //! addresses are judged without any network traffic; names are resolved (a DNS look-up,
 //! never a connection to the endpoint).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::config::Settings;
+use crate::config::{AllowedHost, Settings};
 
 /// Where an address lies, as far as sovereignty is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,12 +18,8 @@ pub enum Locality {
     Private,
     LinkLocal,
     Public,
-}
-
-impl Locality {
-    pub fn is_local(self) -> bool {
-        !matches!(self, Locality::Public)
-    }
+    /// `0.0.0.0` or `::`: a bind address meaning "every interface", never an endpoint.
+    Unspecified,
 }
 
 pub fn classify(addr: IpAddr) -> Locality {
@@ -36,9 +33,16 @@ pub fn classify(addr: IpAddr) -> Locality {
 }
 
 fn classify_v4(a: Ipv4Addr) -> Locality {
-    if a.is_loopback() {
+    let [first, second, ..] = a.octets();
+    if a.is_unspecified() {
+        Locality::Unspecified
+    } else if a.is_loopback() {
         Locality::Loopback
     } else if a.is_private() {
+        Locality::Private
+    } else if first == 100 && second & 0xc0 == 64 {
+        // 100.64.0.0/10, carrier-grade NAT (RFC 6598): never routed on the internet, and
+        // the addresses Tailscale and similar overlay networks give a self-hoster's machines.
         Locality::Private
     } else if a.is_link_local() {
         Locality::LinkLocal
@@ -49,7 +53,9 @@ fn classify_v4(a: Ipv4Addr) -> Locality {
 
 fn classify_v6(a: Ipv6Addr) -> Locality {
     let first = a.segments()[0];
-    if a.is_loopback() {
+    if a.is_unspecified() {
+        Locality::Unspecified
+    } else if a.is_loopback() {
         Locality::Loopback
     } else if first & 0xfe00 == 0xfc00 {
         // fc00::/7, unique local addresses (RFC 4193).
@@ -100,7 +106,7 @@ pub struct SovereigntyError(pub String);
 pub async fn judge(
     service: &'static str,
     endpoint: &Endpoint,
-    allow_hosts: &[String],
+    allow_hosts: &[AllowedHost],
     resolve: bool,
 ) -> Finding {
     let (shown, verdict) = match endpoint {
@@ -110,7 +116,7 @@ pub async fn judge(
         Endpoint::Host { host, port } => {
             let shown = format!("{host}:{port}");
             let bare = host.trim_start_matches('[').trim_end_matches(']');
-            let verdict = if allow_hosts.iter().any(|h| h.eq_ignore_ascii_case(bare)) {
+            let verdict = if allow_hosts.iter().any(|allowed| allowed.matches(host)) {
                 Verdict::Allowed
             } else if let Ok(ip) = bare.parse::<IpAddr>() {
                 judge_addresses(&[ip])
@@ -154,19 +160,25 @@ fn unresolved(name: &str) -> Verdict {
 }
 
 fn judge_addresses(ips: &[IpAddr]) -> Verdict {
-    let public: Vec<String> = ips
+    let refused: Vec<String> = ips
         .iter()
-        .filter(|ip| !classify(**ip).is_local())
-        .map(ToString::to_string)
+        .filter_map(|ip| match classify(*ip) {
+            Locality::Public => Some(format!("{ip} is a public address")),
+            Locality::Unspecified => Some(format!(
+                "{ip} is the unspecified address (\"every interface\" when binding), \
+                 which can never be an endpoint"
+            )),
+            Locality::Loopback | Locality::Private | Locality::LinkLocal => None,
+        })
         .collect();
-    if public.is_empty() {
+    if refused.is_empty() {
         let kinds: Vec<String> = ips
             .iter()
             .map(|ip| format!("{ip} ({:?})", classify(*ip)).to_lowercase())
             .collect();
         Verdict::Local(kinds.join(", "))
     } else {
-        Verdict::Refused(format!("{} is a public address", public.join(", ")))
+        Verdict::Refused(refused.join(", "))
     }
 }
 
@@ -290,6 +302,40 @@ mod tests {
     }
 
     #[test]
+    fn carrier_grade_nat_addresses_are_private_as_tailscale_uses_them() {
+        for a in ["100.64.0.1", "100.100.100.100", "100.127.255.254"] {
+            assert_eq!(classify(ip(a)), Locality::Private, "{a}");
+        }
+        // Just outside 100.64.0.0/10.
+        for a in ["100.63.255.255", "100.128.0.0"] {
+            assert_eq!(classify(ip(a)), Locality::Public, "{a}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_unspecified_address_is_refused_as_such_not_as_public() {
+        for host in ["0.0.0.0", "::", "[::]", "::ffff:0.0.0.0"] {
+            let f = judge(
+                "ollama",
+                &Endpoint::Host {
+                    host: host.into(),
+                    port: 11434,
+                },
+                &[],
+                false,
+            )
+            .await;
+            let Verdict::Refused(why) = &f.verdict else {
+                panic!("{host}: {f:?}");
+            };
+            assert!(
+                why.contains("the unspecified address") && !why.contains("public"),
+                "{host}: {why}"
+            );
+        }
+    }
+
+    #[test]
     fn link_local_addresses_are_local() {
         assert_eq!(classify(ip("169.254.10.10")), Locality::LinkLocal);
         assert_eq!(classify(ip("fe80::1")), Locality::LinkLocal);
@@ -334,7 +380,7 @@ mod tests {
                 host: "8.8.8.8".into(),
                 port: 11434,
             },
-            &["8.8.8.8".into()],
+            &[AllowedHost::try_from("8.8.8.8".to_string()).unwrap()],
             false,
         )
         .await;

@@ -3,7 +3,11 @@
 
 use std::io::IsTerminal;
 
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::{Format, Json, Writer};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 
 use crate::config::{LogFormat, LogSettings};
@@ -19,7 +23,7 @@ pub enum Sink {
 /// Installs the global subscriber. A second call (tests) is a no-op.
 pub fn init(settings: &LogSettings, sink: Sink) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(with_quiet_driver(&settings.level)))
+        .or_else(|_| EnvFilter::try_new(with_quiet_driver(settings.level.as_str())))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, terminal) = match sink {
         Sink::Stdout => (
@@ -40,6 +44,7 @@ pub fn init(settings: &LogSettings, sink: Sink) {
                     .flatten_event(true)
                     .with_current_span(true)
                     .with_span_list(false)
+                    .map_event_format(WithoutLogFields)
                     .with_writer(writer),
             )
             .try_init(),
@@ -59,5 +64,45 @@ fn with_quiet_driver(level: &str) -> String {
         level.to_string()
     } else {
         format!("{level},tokio_postgres=info")
+    }
+}
+
+/// JSON lines without the `log.*` fields tracing-subscriber adds to events that come from
+/// the `log` crate (refinery, tokio-postgres, rustls): `log.file` is a path on the machine
+/// that built the binary (its cargo registry), `log.line` goes with it, and `log.target`
+/// and `log.module_path` repeat `target`. maia's own events carry no source location in
+/// either format.
+struct WithoutLogFields<T>(Format<Json, T>);
+
+impl<S, N, T> FormatEvent<S, N> for WithoutLogFields<T>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    Format<Json, T>: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let from_log = event
+            .metadata()
+            .fields()
+            .iter()
+            .any(|f| f.name().starts_with("log."));
+        if !from_log {
+            return self.0.format_event(ctx, writer, event);
+        }
+        let mut line = String::new();
+        self.0.format_event(ctx, Writer::new(&mut line), event)?;
+        match serde_json::from_str(&line) {
+            Ok(serde_json::Value::Object(mut fields)) => {
+                fields.retain(|name, _| !name.starts_with("log."));
+                writeln!(writer, "{}", serde_json::Value::Object(fields))
+            }
+            // Not one JSON object (it always is): written as it came.
+            _ => writer.write_str(&line),
+        }
     }
 }

@@ -14,7 +14,7 @@ use kit::{maia, Scratch};
 /// show too.
 async fn every_key() -> Vec<String> {
     let scratch = Scratch::new("readme");
-    let ca = scratch.write("ca.pem", "");
+    let ca = scratch.write("ca.pem", kit::TEST_CA_PEM);
     let mut config = maia();
     config
         .arg("config")

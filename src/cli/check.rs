@@ -56,7 +56,19 @@ impl Report {
                 }
             );
         }
-        if self.ok {
+        self.exit_code()
+    }
+
+    /// 0 when every check passed; 2 when the configuration failed (it does not load, or
+    /// sovereignty refuses an endpoint it names), as for every command; 1 otherwise.
+    fn exit_code(&self) -> ExitCode {
+        let configuration = self
+            .checks
+            .iter()
+            .any(|c| !c.ok && matches!(c.name.as_str(), "config" | "sovereignty"));
+        if configuration {
+            ExitCode::from(super::exit::CONFIGURATION_ERROR)
+        } else if self.ok {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
@@ -71,8 +83,7 @@ pub fn report_config_error(error: &SettingsError) -> ExitCode {
         checks: Vec::new(),
     };
     report.push("config", Err(error.to_string()));
-    report.print(true);
-    ExitCode::from(2)
+    report.print(true)
 }
 
 pub fn run(settings: &Settings, json: bool, offline: bool) -> ExitCode {

@@ -75,7 +75,7 @@ async fn serve(cluster: &Cluster, settings: Settings) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("maia dev: cannot start: {e:#}");
-            ExitCode::FAILURE
+            super::exit::failure(&e)
         }
     }
 }

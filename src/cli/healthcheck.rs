@@ -8,13 +8,13 @@ use crate::config::Settings;
 
 const TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The health URL of a server listening as configured, reached over loopback when it
-/// listens on every interface.
+/// The health URL of a server listening as configured, reached over 127.0.0.1 when it
+/// listens on every interface, `[::]` included: a socket on `[::]` takes IPv4 too (unless
+/// `net.ipv6.bindv6only` is set), and 127.0.0.1 answers where IPv6 is disabled.
 pub fn default_url(settings: &Settings) -> String {
     match settings.listen_addr() {
         Ok(addr) => {
             let host = match addr.ip() {
-                ip if ip.is_unspecified() && ip.is_ipv6() => "[::1]".to_string(),
                 ip if ip.is_unspecified() => "127.0.0.1".to_string(),
                 IpAddr::V6(v6) => format!("[{v6}]"),
                 IpAddr::V4(v4) => v4.to_string(),
@@ -26,9 +26,14 @@ pub fn default_url(settings: &Settings) -> String {
 }
 
 pub fn run(settings: &Settings, url: Option<&str>) -> ExitCode {
-    let url = url
-        .map(String::from)
-        .unwrap_or_else(|| default_url(settings));
+    let url = match url.map(checked_url).transpose() {
+        Ok(given) => given.unwrap_or_else(|| default_url(settings)),
+        Err(why) => {
+            eprintln!("maia healthcheck: {why}");
+            // A usage error, as clap's own: not "the server is unhealthy".
+            return ExitCode::from(2);
+        }
+    };
     let outcome = super::runtime::runtime().block_on(probe(&url));
     match outcome {
         Ok(status) if status == "healthy" || status == "degraded" => {
@@ -43,6 +48,22 @@ pub fn run(settings: &Settings, url: Option<&str>) -> ExitCode {
             eprintln!("maia healthcheck: {url}: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `--url` as given, when it is an http(s) URL with a host: reqwest would only say "builder
+/// error".
+fn checked_url(text: &str) -> Result<String, String> {
+    let expected = "expected e.g. http://127.0.0.1:8080/api/health";
+    match reqwest::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+            Ok(text.to_string())
+        }
+        Ok(url) => Err(format!(
+            "--url {text}: not an http(s) URL with a host (scheme {}); {expected}",
+            url.scheme()
+        )),
+        Err(e) => Err(format!("--url {text}: {e}; {expected}")),
     }
 }
 

@@ -1,17 +1,25 @@
-//! `maia migrate [--status]`: apply pending migrations, or list them.
+//! `maia migrate [--status] [--no-wait]`: apply pending migrations, or list them.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use crate::config::Settings;
 use crate::store::{self, SchemaMismatch};
 
-pub fn run(settings: &Settings, status_only: bool) -> ExitCode {
+/// `wait`: wait for the database as `serve` does (a migration job started alongside it);
+/// `--status` never waits.
+pub fn run(settings: &Settings, status_only: bool, wait: bool) -> ExitCode {
+    let wait = if wait {
+        store::READY_WAIT
+    } else {
+        Duration::ZERO
+    };
     let result = super::runtime::runtime().block_on(async {
         crate::sovereignty::enforce(settings).await?;
         if status_only {
             print_status(settings).await
         } else {
-            let applied = store::migrate(&settings.database).await?;
+            let applied = store::migrate_when_ready(&settings.database, wait).await?;
             if applied.is_empty() {
                 println!("database is up to date; nothing to apply");
             }
@@ -25,7 +33,7 @@ pub fn run(settings: &Settings, status_only: bool) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("maia: migrate: {e:#}");
-            ExitCode::FAILURE
+            super::exit::failure(&e)
         }
     }
 }

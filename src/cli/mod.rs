@@ -2,6 +2,7 @@
 
 mod check;
 mod dev;
+mod exit;
 mod healthcheck;
 mod migrate;
 mod runtime;
@@ -16,6 +17,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{self, Settings, Sources};
 use crate::telemetry::{self, Sink};
+use exit::CONFIGURATION_ERROR;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,11 +37,14 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server.
     Serve,
-    /// Apply pending database migrations and exit.
+    /// Apply pending database migrations and exit (waiting up to 30 s for the database).
     Migrate {
         /// List applied and pending migrations instead of applying them.
         #[arg(long)]
         status: bool,
+        /// Fail at once when the database does not answer, instead of waiting up to 30 s.
+        #[arg(long)]
+        no_wait: bool,
     },
     /// Check the configuration, database, migrations, Ollama and sovereignty.
     Check {
@@ -82,7 +87,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 return check::report_config_error(&e);
             }
             eprintln!("maia: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(CONFIGURATION_ERROR);
         }
     };
     let sink = match cli.command {
@@ -108,7 +113,7 @@ fn dispatch(command: Command, settings: Settings) -> ExitCode {
         Command::Config => show_config::run(&settings),
         Command::Healthcheck { url } => healthcheck::run(&settings, url.as_deref()),
         Command::Serve => serve::run(settings),
-        Command::Migrate { status } => migrate::run(&settings, status),
+        Command::Migrate { status, no_wait } => migrate::run(&settings, status, !no_wait),
         Command::Check { json, offline } => check::run(&settings, json, offline),
         Command::Dev { data_dir, fresh } => dev::run(settings, &data_dir, fresh),
         Command::Token(command) => token::run(&settings, command),

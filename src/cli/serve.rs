@@ -12,9 +12,13 @@ pub fn run(settings: Settings) -> ExitCode {
         match serve(settings).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                tracing::error!("cannot start: {e:#}");
+                // A configuration error is said once, as when the configuration does not
+                // load; other failures go to the log too, after the lines that led to them.
+                if !super::exit::is_configuration_error(&e) {
+                    tracing::error!("cannot start: {e:#}");
+                }
                 eprintln!("maia: cannot start: {e:#}");
-                ExitCode::FAILURE
+                super::exit::failure(&e)
             }
         }
     })

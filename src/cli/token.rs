@@ -46,7 +46,7 @@ pub fn run(settings: &Settings, command: TokenCommand) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("maia: token: {e:#}");
-            ExitCode::FAILURE
+            super::exit::failure(&e)
         }
     }
 }

@@ -1,9 +1,11 @@
 //! `[database]`: where PostgreSQL is, and how to reach it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
 use serde::{Deserialize, Serialize, Serializer};
 use smart_default::SmartDefault;
 use tokio_postgres::config::{Host, SslMode};
@@ -75,13 +77,60 @@ impl DatabaseSettings {
     }
 }
 
+impl DatabaseSettings {
+    /// The certificates in `ca_file` (none without one), each a CA rustls can trust. A file
+    /// that is not PEM, or holds no certificate, would otherwise pass unnoticed until a TLS
+    /// connection failed with `UnknownIssuer`.
+    pub fn ca_certificates(&self) -> Result<Vec<CertificateDer<'static>>, String> {
+        match &self.ca_file {
+            None => Ok(Vec::new()),
+            Some(path) => read_ca_file(path)
+                .map_err(|why| format!("database.ca_file = {}: {why}", path.display())),
+        }
+    }
+}
+
+fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not a valid PEM file: {e}"))?;
+    if certs.is_empty() {
+        return Err("no PEM certificate in it (-----BEGIN CERTIFICATE-----); \
+                    it must hold the CA certificate(s) of the database's TLS certificate"
+            .into());
+    }
+    for (n, cert) in certs.iter().enumerate() {
+        rustls::RootCertStore::empty()
+            .add(cert.clone())
+            .map_err(|e| format!("certificate {} in it is not a usable CA: {e}", n + 1))?;
+    }
+    Ok(certs)
+}
+
 fn parse_url(raw: &str) -> Result<tokio_postgres::Config, DatabaseUrlError> {
     // tokio-postgres rejects verify-ca/verify-full; rustls verification is that strict anyway.
     let normalised = raw
         .replace("sslmode=verify-full", "sslmode=require")
         .replace("sslmode=verify-ca", "sslmode=require");
-    // tokio-postgres' messages name the offending parameter, never its value.
-    tokio_postgres::Config::from_str(&normalised).map_err(|e| DatabaseUrlError(e.to_string()))
+    tokio_postgres::Config::from_str(&normalised).map_err(|e| DatabaseUrlError(described(&e)))
+}
+
+/// tokio-postgres says "invalid connection string" and keeps what is wrong in its source.
+/// Only the "invalid value for option `NAME`" kind is shown: it names one of tokio-postgres'
+/// own options, while other kinds may quote text of the string, which can be a password.
+fn described(error: &tokio_postgres::Error) -> String {
+    let Some(cause) = std::error::Error::source(error).map(ToString::to_string) else {
+        return error.to_string();
+    };
+    if !cause.starts_with("invalid value for option `") {
+        return error.to_string();
+    }
+    if cause.contains("`sslmode`") {
+        format!("{cause}: it must be disable, prefer, require, verify-ca or verify-full")
+    } else {
+        cause
+    }
 }
 
 /// `database.url` as `maia config` shows it: rebuilt from what it parses to, without its
@@ -176,6 +225,23 @@ mod tests {
             "host=/run/postgresql user=maia dbname=maia sslmode=prefer"
         );
         assert!(!redacted_url("host=db password='unclosed").contains("unclosed"));
+    }
+
+    #[test]
+    fn an_invalid_value_names_its_option_and_an_sslmode_the_accepted_ones() {
+        for url in [
+            "postgresql://maia@db/maia?sslmode=allow",
+            "host=db sslmode=allow",
+        ] {
+            let err = parse_url(url).unwrap_err().to_string();
+            assert!(
+                err.contains("invalid value for option `sslmode`")
+                    && err.contains("disable, prefer, require, verify-ca or verify-full"),
+                "{url}: {err}"
+            );
+        }
+        let err = parse_url("host=db port=many").unwrap_err().to_string();
+        assert!(err.contains("option `port`"), "{err}");
     }
 
     #[test]

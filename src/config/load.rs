@@ -3,8 +3,9 @@
 //! The file is parsed once and checked on its own first, so unknown keys and wrong types
 //! are errors that name the key and the file. The keys the environment may set are read
 //! off the settings' types (`Settings::default()`, serialized): a new field is settable as
-//! `MAIA_SECTION__KEY` with no list to update. Each value comes from `NAME`, `NAME_FILE`
-//! or `$CREDENTIALS_DIRECTORY/section_key` (systemd's `LoadCredential=`), and is typed by
+//! `MAIA_SECTION__KEY` with no list to update. Each value comes from `NAME`, `NAME_FILE`,
+//! `$CREDENTIALS_DIRECTORY/section_key` (systemd's `LoadCredential=`), or a conventional
+//! name (`DATABASE_URL`, `DATABASE_URL_FILE`), the first found winning, and is typed by
 //! the key's default, so `007` stays a string where a string is expected. Unknown `MAIA_`
 //! variables are warnings that name them.
 
@@ -22,6 +23,7 @@ const ENV_PREFIX: &str = "MAIA_";
 /// `MAIA_` variables that are not settings keys.
 const OTHER_VARS: &[&str] = &[CONFIG_ENV, "MAIA_PG_BINDIR"];
 /// Conventional variables other tools use, and the key each sets; a `MAIA_` name wins.
+/// Each may come from a file too (`DATABASE_URL_FILE`), as a `MAIA_` name may.
 const CONVENTIONAL: &[(&str, &str)] = &[
     ("DATABASE_URL", "database.url"),
     ("OLLAMA_BASE_URL", "ollama.url"),
@@ -77,6 +79,8 @@ pub fn load(sources: &Sources) -> Result<Loaded, SettingsError> {
         None => Table::new(),
     };
     let keys = keys();
+    // Which variable set each key, to name it when its value is refused.
+    let mut set_by = BTreeMap::new();
     for key in &keys {
         if let Some((var, text)) = key.value_in(&sources.env)? {
             let value =
@@ -87,9 +91,21 @@ pub fn load(sources: &Sources) -> Result<Loaded, SettingsError> {
                         message: format!("{} {message}", key.path),
                     })?;
             set(&mut table, &key.path, value);
+            set_by.insert(key.path.clone(), var);
         }
     }
-    let settings = deserialize(table).map_err(|e| InvalidSettings(e.to_string()))?;
+    let settings = deserialize(table).map_err(|e| {
+        let path = e.path().to_string();
+        let message = keyed(&path, e.inner().message());
+        // `sovereignty.allow_hosts[1]` was set by the variable that set the list.
+        match set_by.get(path.split('[').next().unwrap_or(&path)) {
+            Some(var) => SettingsError::InvalidVariable {
+                var: var.clone(),
+                message,
+            },
+            None => InvalidSettings(message).into(),
+        }
+    })?;
     settings.validate()?;
     Ok(Loaded {
         settings,
@@ -115,9 +131,51 @@ fn read_file(path: &Path) -> Result<Table, SettingsError> {
         .parse()
         .map_err(|e: toml::de::Error| invalid(masked(&e.to_string())))?;
     // Unknown keys and wrong types are the file's fault, and said so, before the
-    // environment is laid over it.
-    deserialize(table.clone()).map_err(|e| invalid(e.to_string()))?;
+    // environment is laid over it: read from the text, the error shows the line at fault.
+    serde_path_to_error::deserialize::<_, Settings>(toml::Deserializer::new(&text))
+        .map_err(|e| invalid(masked(&located(&e))))?;
     Ok(table)
+}
+
+/// An error in the file as toml shows it (the line, a caret under the fault, the message),
+/// its message naming the key.
+fn located(error: &serde_path_to_error::Error<toml::de::Error>) -> String {
+    let path = error.path().to_string();
+    let inner = error.inner();
+    let mut message = inner.message().to_string();
+    // The key itself, not its section: `auth.required` holds no secret.
+    if looks_secret(path.rsplit('.').next().unwrap_or_default()) {
+        message = without_value(&message);
+    }
+    let shown = inner.to_string();
+    let snippet = shown
+        .strip_suffix(&format!("{}\n", inner.message()))
+        .unwrap_or_default();
+    format!("{snippet}{}", keyed(&path, &message))
+}
+
+/// `log.format must be …` for a rule, `log.format: invalid type …` for anything else.
+fn keyed(path: &str, message: &str) -> String {
+    if path == "." {
+        message.to_string()
+    } else if message.starts_with("must ") {
+        format!("{path} {message}")
+    } else {
+        format!("{path}: {message}")
+    }
+}
+
+/// serde's "invalid type: integer `123456`, expected a string" without the value.
+fn without_value(message: &str) -> String {
+    match message
+        .split_once(": ")
+        .zip(message.split_once(", expected "))
+    {
+        Some(((kind, _), (_, expected))) => {
+            format!("{kind}: {}, expected {expected}", super::secret::REDACTED)
+        }
+        None => message.to_string(),
+    }
 }
 
 /// A TOML error quotes the line at fault: values of keys that look secret, and passwords in
@@ -136,10 +194,14 @@ fn masked(message: &str) -> String {
 // Loose on purpose: a misspelt key (`pasword`, `passwd`, `pw`) holds a secret all the same.
 const SECRET_WORDS: &[&str] = &["pas", "pw", "secret", "token", "key", "cred", "auth"];
 
+fn looks_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    SECRET_WORDS.iter().any(|w| key.contains(w))
+}
+
 fn masked_code(code: &str) -> String {
     if let Some((key, _)) = code.split_once('=') {
-        let key_lower = key.to_ascii_lowercase();
-        if SECRET_WORDS.iter().any(|w| key_lower.contains(w)) {
+        if looks_secret(key) {
             return format!("{key}= {}", super::secret::REDACTED);
         }
     }
@@ -225,27 +287,48 @@ impl Key {
         &self,
         env: &BTreeMap<String, String>,
     ) -> Result<Option<(String, String)>, SettingsError> {
-        let name = env_name(&self.path);
-        if let Some(value) = env.get(&name) {
-            return Ok(Some((name, value.clone())));
+        if let Some(found) = variable(env, &env_name(&self.path))? {
+            return Ok(Some(found));
         }
-        let file_var = format!("{name}_FILE");
-        if let Some(path) = env.get(&file_var) {
-            let value = read_secret_file(&file_var, Path::new(path))?;
-            return Ok(Some((file_var, value)));
-        }
-        if let Some(dir) = env.get("CREDENTIALS_DIRECTORY") {
+        if let Some(dir) = set_in(env, "CREDENTIALS_DIRECTORY") {
             let path = Path::new(dir).join(self.path.replace('.', "_"));
             if path.is_file() {
                 let value = read_secret_file("CREDENTIALS_DIRECTORY", &path)?;
                 return Ok(Some(("CREDENTIALS_DIRECTORY".into(), value)));
             }
         }
-        Ok(CONVENTIONAL
-            .iter()
-            .filter(|(_, key)| *key == self.path)
-            .find_map(|(var, _)| env.get(*var).map(|v| (var.to_string(), v.clone()))))
+        for (var, _) in CONVENTIONAL.iter().filter(|(_, key)| *key == self.path) {
+            if let Some(found) = variable(env, var)? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     }
+}
+
+/// The value of `name`, or of the file `name_FILE` names, and the variable it came from.
+fn variable(
+    env: &BTreeMap<String, String>,
+    name: &str,
+) -> Result<Option<(String, String)>, SettingsError> {
+    if let Some(value) = set_in(env, name) {
+        return Ok(Some((name.to_string(), value.clone())));
+    }
+    let file_var = format!("{name}_FILE");
+    match set_in(env, &file_var) {
+        Some(path) => {
+            let value = read_secret_file(&file_var, Path::new(path))?;
+            Ok(Some((file_var, value)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// A variable's value, unless it is empty: an empty variable counts as unset, as a compose
+/// file's `MAIA_DATABASE__PASSWORD=${PGPASSWORD}` leaves it when `PGPASSWORD` is unset (an
+/// empty password would override the one in the URL).
+fn set_in<'a>(env: &'a BTreeMap<String, String>, name: &str) -> Option<&'a String> {
+    env.get(name).filter(|value| !value.is_empty())
 }
 
 /// Every leaf of the default settings, serialized: the keys there are.
@@ -363,6 +446,25 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_variable_counts_as_unset() {
+        let s = load(&env(&[
+            (
+                "MAIA_DATABASE__URL",
+                "postgresql://maia:from-url@10.0.0.5/maia",
+            ),
+            ("MAIA_DATABASE__PASSWORD", ""),
+            ("MAIA_OLLAMA__URL", ""),
+            ("OLLAMA_BASE_URL", "http://10.0.0.6:11434"),
+        ]))
+        .unwrap()
+        .settings;
+        assert!(s.database.password.is_none());
+        let config = s.database.connection_config().unwrap();
+        assert_eq!(config.get_password(), Some(&b"from-url"[..]));
+        assert_eq!(s.ollama.url, "http://10.0.0.6:11434");
+    }
+
+    #[test]
     fn numbers_and_booleans_are_checked_and_named() {
         let s = load(&env(&[
             ("MAIA_HTTP__WORKERS", "3"),
@@ -416,10 +518,13 @@ mod tests {
         )]))
         .unwrap()
         .settings;
-        assert_eq!(
-            s.sovereignty.allow_hosts,
-            vec!["gpu.example.org", "db.example.org"]
-        );
+        let listed: Vec<String> = s
+            .sovereignty
+            .allow_hosts
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(listed, ["gpu.example.org", "db.example.org"]);
     }
 
     #[test]
@@ -435,6 +540,44 @@ mod tests {
             .unwrap()
             .settings;
         assert_eq!(s.ollama.url, "http://10.0.0.2:11434");
+    }
+
+    #[test]
+    fn conventional_names_come_from_files_too_after_the_maia_names() {
+        let dir = std::env::temp_dir().join(format!("maia-url-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("url");
+        std::fs::write(&file, "postgresql://maia@10.0.0.7/from_file\n").unwrap();
+        let file = file.to_str().unwrap();
+        let url = |pairs: &[(&str, &str)]| {
+            let s = load(&env(pairs)).unwrap().settings;
+            s.database
+                .connection_config()
+                .unwrap()
+                .get_dbname()
+                .map(String::from)
+        };
+
+        let from_file = url(&[("DATABASE_URL_FILE", file)]);
+        let variable_first = url(&[
+            ("DATABASE_URL_FILE", file),
+            ("DATABASE_URL", "postgresql://maia@10.0.0.7/from_variable"),
+        ]);
+        let maia_first = url(&[
+            ("DATABASE_URL_FILE", file),
+            ("MAIA_DATABASE__URL", "postgresql://maia@10.0.0.7/from_maia"),
+        ]);
+        let missing = load(&env(&[("DATABASE_URL_FILE", "/nonexistent/url")]))
+            .unwrap_err()
+            .to_string();
+
+        assert_eq!(from_file.as_deref(), Some("from_file"));
+        assert_eq!(variable_first.as_deref(), Some("from_variable"));
+        assert_eq!(maia_first.as_deref(), Some("from_maia"));
+        assert!(
+            missing.contains("DATABASE_URL_FILE") && missing.contains("/nonexistent/url"),
+            "{missing}"
+        );
     }
 
     #[test]
@@ -465,6 +608,37 @@ mod tests {
             assert!(!err.contains("hunter2"), "{line}: {err}");
             assert!(err.contains("maia.toml") && err.contains("line 2"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_type_is_not_quoted_either() {
+        let dir = std::env::temp_dir().join(format!("maia-typed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("maia.toml");
+        std::fs::write(&path, "[database]\npassword = 20240601\n").unwrap();
+        let err = load(&Sources {
+            file: Some(path.clone()),
+            env: BTreeMap::new(),
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("20240601"), "{err}");
+        assert!(
+            err.contains("database.password: invalid type") && err.contains("line 2"),
+            "{err}"
+        );
+        // A section's name does not make its keys secret.
+        std::fs::write(&path, "[auth]\nrequired = \"yes\"\n").unwrap();
+        let err = load(&Sources {
+            file: Some(path.clone()),
+            env: BTreeMap::new(),
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("auth.required: invalid type: string \"yes\", expected a boolean"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -7,7 +7,10 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 use smart_default::SmartDefault;
 
+use super::allowed_host::AllowedHost;
 use super::database::DatabaseSettings;
+use super::log_level::LogLevel;
+use crate::domain::ModelName;
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -90,8 +93,8 @@ pub struct SovereigntySettings {
     /// Refuse endpoints that are not local.
     #[default = true]
     pub strict: bool,
-    /// Host names or addresses allowed even though they are not local.
-    pub allow_hosts: Vec<String>,
+    /// Host names, addresses or `*.domain` patterns allowed even though they are not local.
+    pub allow_hosts: Vec<AllowedHost>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
@@ -115,20 +118,33 @@ pub struct AuthSettings {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum LogFormat {
     #[default]
     Pretty,
     Json,
 }
 
+/// Says what the key takes, where serde would speak of enums and variants.
+impl TryFrom<String> for LogFormat {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.as_str() {
+            "pretty" => Ok(LogFormat::Pretty),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("must be \"pretty\" or \"json\", not {text:?}")),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
     pub format: LogFormat,
-    /// An env-filter directive such as `info` or `maia=debug,actix_web=info`; `RUST_LOG` wins.
-    #[default = "info"]
-    pub level: String,
+    /// A level (`warning` means `warn`) or env-filter directives such as
+    /// `info,maia=debug`; `RUST_LOG` wins.
+    pub level: LogLevel,
 }
 
 fn shown_http_url<S: serde::Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
@@ -197,21 +213,9 @@ impl Settings {
                 ))
             }
         }
-        for (key, model) in [
-            ("ollama.model", Some(&self.ollama.model)),
-            ("ollama.deep_model", self.ollama.deep_model.as_ref()),
-        ] {
-            if model.is_some_and(|m| m.trim().is_empty()) {
-                return invalid(format!("{key} must not be empty"));
-            }
-        }
-        match &self.database.ca_file {
-            Some(ca) if !ca.is_file() => invalid(format!(
-                "database.ca_file = {} does not exist",
-                ca.display()
-            )),
-            _ => Ok(()),
-        }
+        self.validate_models()?;
+        self.database.ca_certificates().map_err(InvalidSettings)?;
+        Ok(())
     }
 
     /// The address must parse, and no client may hold more connections than all of them.
@@ -228,6 +232,28 @@ impl Settings {
                 "http.max_connections_per_client ({}) must not exceed http.max_connections ({})",
                 http.max_connections_per_client, http.max_connections
             )));
+        }
+        Ok(())
+    }
+
+    /// Configured models follow the rules a request's model does: a name that could never
+    /// be asked for (`../x y`) is a configuration error, not a runtime surprise.
+    fn validate_models(&self) -> Result<(), InvalidSettings> {
+        let ollama = &self.ollama;
+        let allowed = ollama.allowed_models.iter().enumerate();
+        let configured = [
+            ("ollama.model".to_string(), Some(&ollama.model)),
+            ("ollama.deep_model".to_string(), ollama.deep_model.as_ref()),
+        ]
+        .into_iter()
+        .chain(allowed.map(|(i, m)| (format!("ollama.allowed_models[{i}]"), Some(m))));
+        for (key, model) in configured {
+            if let Some(Err(e)) = model.map(|m| ModelName::parse(m)) {
+                return Err(InvalidSettings(format!(
+                    "{key}: {e} (letters, digits, '.', '_', '-', ':' and '/' between parts, \
+                     as in llama3.2:3b or hf.co/user/model:q4)"
+                )));
+            }
         }
         Ok(())
     }

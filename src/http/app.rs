@@ -20,9 +20,6 @@ use crate::service::{Authenticator, Services, Throttle};
 use crate::sovereignty::SovereigntyError;
 use crate::store::{self, Db, StoreError};
 
-/// How long a start waits for PostgreSQL to come up before migrating.
-const MIGRATE_WAIT: Duration = Duration::from_secs(30);
-
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
@@ -46,12 +43,21 @@ pub struct Application {
 }
 
 impl Application {
-    /// Checks sovereignty, migrates if configured, and binds the listener.
+    /// Checks sovereignty, migrates if configured, warns if Ollama does not answer, and
+    /// binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         crate::sovereignty::enforce(&settings).await?;
-        if settings.database.migrate_on_start {
-            store::migrate_when_ready(&settings.database, MIGRATE_WAIT).await?;
-        }
+        let migrated = async {
+            if settings.database.migrate_on_start {
+                store::migrate_when_ready(&settings.database, store::READY_WAIT).await?;
+            }
+            Ok::<_, StoreError>(())
+        };
+        // Ollama is asked while the database is waited for: a start takes longer for it only
+        // when Ollama hangs, and then by the probe's 2 s at most.
+        let llm = Llm::new(&settings.ollama)?;
+        let ollama = crate::health::warn_if_ollama_is_down(&llm, &settings.ollama.url);
+        tokio::join!(migrated, ollama).0?;
         open_files::ensure_enough(&settings);
         let addr = settings.http.listen.clone();
         let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind {

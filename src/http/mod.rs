@@ -17,4 +17,4 @@ mod routes;
 mod schema;
 mod state;
 
-pub use app::Application;
+pub use app::{Application, StartupError};

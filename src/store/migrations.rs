@@ -89,6 +89,10 @@ pub async fn migrate(settings: &DatabaseSettings) -> Result<Vec<Migration>, Stor
     Ok(applied)
 }
 
+/// How long a start (`serve`, `migrate`) waits for PostgreSQL to come up before migrating:
+/// started together, the database may well answer a few seconds after maia.
+pub const READY_WAIT: Duration = Duration::from_secs(30);
+
 /// [`migrate`], waiting up to `wait` for the database to accept connections.
 pub async fn migrate_when_ready(
     settings: &DatabaseSettings,

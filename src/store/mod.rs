@@ -12,7 +12,7 @@ mod traces;
 pub use error::StoreError;
 pub use migrations::{
     embedded_migrations, migrate, migrate_when_ready, migration_status, Migration, MigrationStatus,
-    SchemaMismatch,
+    SchemaMismatch, READY_WAIT,
 };
 pub use personas::{find_persona, list_personas, Persona};
 pub use pool::{connect, Db};

@@ -5,8 +5,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::Socket;
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -21,16 +19,11 @@ pub fn connector(settings: &DatabaseSettings) -> Result<HostTls, StoreError> {
         // A malformed system certificate is skipped, not fatal.
         let _ = roots.add(cert);
     }
-    if let Some(path) = &settings.ca_file {
-        let shown = path.display();
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| StoreError::Setup(format!("cannot read database.ca_file {shown}: {e}")))?;
-        for cert in certs {
-            let cert = cert.map_err(|e| StoreError::Setup(format!("bad PEM in {shown}: {e}")))?;
-            roots
-                .add(cert)
-                .map_err(|e| StoreError::Setup(format!("bad certificate in {shown}: {e}")))?;
-        }
+    // Checked when the configuration loaded; read again here, as the file is what counts.
+    for cert in settings.ca_certificates().map_err(StoreError::Setup)? {
+        roots
+            .add(cert)
+            .map_err(|e| StoreError::Setup(format!("database.ca_file: {e}")))?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)

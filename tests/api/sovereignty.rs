@@ -34,7 +34,7 @@ async fn a_public_ollama_address_is_refused_before_any_connection() {
 async fn an_allowed_host_or_strict_off_lets_it_start() {
     let db = fresh_database().await;
     let mut allowed = settings(&db.url, PUBLIC_OLLAMA);
-    allowed.sovereignty.allow_hosts = vec!["192.0.2.10".into()];
+    allowed.sovereignty.allow_hosts = vec!["192.0.2.10".to_string().try_into().unwrap()];
     let mut not_strict = settings(&db.url, PUBLIC_OLLAMA);
     not_strict.sovereignty.strict = false;
 

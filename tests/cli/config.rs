@@ -1,6 +1,7 @@
 //! Configuration as users meet it: through `maia config` and the process environment.
 
-use crate::kit::{maia, Scratch};
+use crate::kit::process::text;
+use crate::kit::{maia, Scratch, TEST_CA_PEM};
 
 fn effective(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let mut c = maia();
@@ -181,7 +182,35 @@ fn invalid_values_are_clear_errors_naming_the_variable_and_the_key() {
         "{number}"
     );
     assert!(!variant_ok);
-    assert!(variant.contains("log.format: unknown variant"), "{variant}");
+    assert!(
+        variant.contains(r#"MAIA_LOG__FORMAT: log.format must be "pretty" or "json", not "xml""#),
+        "{variant}"
+    );
+}
+
+#[test]
+fn a_wrong_value_in_the_file_is_shown_at_its_line_under_a_caret_naming_the_key() {
+    let dir = Scratch::new("config-caret");
+    let file = dir.write(
+        "maia.toml",
+        "[http]\nworkers = 2\n\n[log]\nformat = \"xml\"\n",
+    );
+
+    let (ok, _, err) = effective(&["--config", file.to_str().unwrap()], &[]);
+
+    assert!(!ok);
+    let lines: Vec<&str> = err.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("5 | format = \"xml\""))
+        .unwrap_or_else(|| panic!("the line at fault is quoted:\n{err}"));
+    assert!(err.contains("maia.toml") && err.contains("line 5"), "{err}");
+    assert!(lines[at + 1].ends_with("|          ^^^^^"), "{err}");
+    assert_eq!(
+        lines.get(at + 2).copied(),
+        Some(r#"log.format must be "pretty" or "json", not "xml""#),
+        "{err}"
+    );
 }
 
 /// The database URL and Ollama URL forms a password can hide in, as `maia config` and
@@ -237,4 +266,106 @@ fn a_broken_file_does_not_quote_the_secret_in_it() {
     let (ok, _, err) = effective(&["--config", file.to_str().unwrap()], &[]);
     assert!(!ok);
     assert!(err.contains("line 2") && !err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn log_level_warning_means_warn_and_a_level_that_is_none_is_refused() {
+    // A warning maia logs while loading: an unknown variable.
+    let warned = |level: &str| {
+        let mut check = maia();
+        check
+            .args(["check", "--offline"])
+            .env("MAIA_LOG__LEVEL", level)
+            .env("MAIA_OLAMA__URL", "http://127.0.0.1:1");
+        check.output().unwrap()
+    };
+
+    let warning = warned("warning");
+    let verbose = warned("verbose");
+    let (_, shown, _) = effective(&[], &[("MAIA_LOG__LEVEL", "info,maia=warning")]);
+
+    assert!(warning.status.success(), "{}", text(&warning));
+    assert!(
+        String::from_utf8_lossy(&warning.stderr).contains("MAIA_OLAMA__URL"),
+        "log.level = warning logs warnings: {}",
+        text(&warning)
+    );
+    assert_eq!(verbose.status.code(), Some(2), "{}", text(&verbose));
+    let refused = String::from_utf8_lossy(&verbose.stderr);
+    assert!(
+        refused.contains("log.level")
+            && refused.contains("\"verbose\"")
+            && refused.contains("trace, debug, info, warn (or warning), error or off"),
+        "{refused}"
+    );
+    assert_eq!(
+        value(&shown, "log", "level").as_str(),
+        Some("info,maia=warn")
+    );
+}
+
+#[test]
+fn a_ca_file_without_a_usable_certificate_is_refused_naming_the_file_and_the_fault() {
+    let dir = Scratch::new("ca-file");
+    let not_der =
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
+    let cases = [
+        ("empty.pem", "", "no PEM certificate"),
+        ("der.crt", "0\u{82}\u{1}\u{95}0\u{82}", "no PEM certificate"),
+        (
+            "truncated.pem",
+            "-----BEGIN CERTIFICATE-----\nMIIB",
+            "not a valid PEM file",
+        ),
+        ("not-der.pem", not_der, "not a usable CA"),
+    ];
+    let offline = |ca: &std::path::Path| {
+        let mut check = maia();
+        check
+            .args(["check", "--offline"])
+            .env("MAIA_DATABASE__CA_FILE", ca);
+        check.output().unwrap()
+    };
+
+    let good = offline(&dir.write("ca.pem", TEST_CA_PEM));
+
+    assert!(good.status.success(), "{}", text(&good));
+    for (name, contents, fault) in cases {
+        let out = offline(&dir.write(name, contents));
+        let shown = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {shown}");
+        assert!(
+            shown.contains("database.ca_file") && shown.contains(name) && shown.contains(fault),
+            "{name}: {shown}"
+        );
+    }
+}
+
+#[test]
+fn a_configured_model_name_no_request_could_use_is_refused_naming_its_key() {
+    let offline = |var: &str, value: &str| {
+        let mut check = maia();
+        check.args(["check", "--offline"]).env(var, value);
+        check.output().unwrap()
+    };
+
+    for (var, value, key) in [
+        ("MAIA_OLLAMA__MODEL", "../x y", "ollama.model"),
+        ("MAIA_OLLAMA__DEEP_MODEL", "qwen 14b", "ollama.deep_model"),
+        (
+            "MAIA_OLLAMA__ALLOWED_MODELS",
+            "qwen2.5:14b, /etc/passwd",
+            "ollama.allowed_models[1]",
+        ),
+    ] {
+        let out = offline(var, value);
+        let shown = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{value}: {shown}");
+        assert!(
+            shown.contains(&format!("{key}: model")) && shown.contains("is not a valid model name"),
+            "{value}: {shown}"
+        );
+    }
+    let fine = offline("MAIA_OLLAMA__ALLOWED_MODELS", "hf.co/user/model:q4");
+    assert!(fine.status.success(), "{}", text(&fine));
 }

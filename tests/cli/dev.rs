@@ -365,3 +365,25 @@ async fn a_cluster_an_older_maia_made_is_locked_without_losing_data() {
     assert_eq!(versions, embedded_versions(), "migrations ran once");
     assert_eq!(traces, 1, "the older maia's trace is served");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn maia_dev_refusing_a_public_ollama_exits_2_and_says_so_once() {
+    let scratch = Scratch::new("dev-refused");
+    let mut command = maia();
+    command
+        .arg("dev")
+        .arg("--data-dir")
+        .arg(scratch.path("data"))
+        .env("MAIA_HTTP__LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("MAIA_OLLAMA__URL", "http://203.0.113.9:11434");
+
+    let out = crate::kit::process::output(command).await;
+
+    let shown = crate::kit::process::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert_eq!(
+        shown.matches("203.0.113.9 is a public address").count(),
+        1,
+        "{shown}"
+    );
+}

@@ -3,7 +3,7 @@
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use crate::kit::process::output;
+use crate::kit::process::{output, text};
 use crate::kit::{free_port, maia, TestApp};
 
 async fn healthcheck(url: &str) -> ExitStatus {
@@ -47,16 +47,47 @@ async fn healthcheck_exit_codes_follow_the_health_endpoint() {
     );
 }
 
+/// On every interface, IPv4's or IPv6's, the server is asked at 127.0.0.1 (where the app
+/// listens here): what the README says, and what works where IPv6 is disabled.
 #[tokio::test(flavor = "multi_thread")]
-async fn healthcheck_without_url_uses_the_configured_port() {
+async fn healthcheck_without_url_uses_the_configured_port_on_127_0_0_1() {
     let app = TestApp::spawn().await;
-    let mut command = maia();
-    command
-        .arg("healthcheck")
-        .env("MAIA_HTTP__LISTEN", format!("0.0.0.0:{}", app.port));
+    let mut statuses = Vec::new();
+    for every_interface in ["0.0.0.0", "[::]"] {
+        let mut command = maia();
+        command.arg("healthcheck").env(
+            "MAIA_HTTP__LISTEN",
+            format!("{every_interface}:{}", app.port),
+        );
+        statuses.push(output(command).await);
+    }
 
-    let status = output(command).await.status;
-
-    assert!(status.success());
+    for out in statuses {
+        assert!(out.status.success(), "{}", text(&out));
+    }
     app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_url_that_is_not_one_is_refused_saying_what_is_wrong() {
+    let mut not_a_url = maia();
+    not_a_url.args(["healthcheck", "--url", "notaurl"]);
+    let mut not_http = maia();
+    not_http.args(["healthcheck", "--url", "unix:/run/maia.sock"]);
+
+    let not_a_url = output(not_a_url).await;
+    let not_http = output(not_http).await;
+
+    for (out, said) in [
+        (&not_a_url, "--url notaurl: relative URL without a base"),
+        (&not_http, "--url unix:/run/maia.sock: not an http(s) URL"),
+    ] {
+        let shown = text(out);
+        assert_eq!(out.status.code(), Some(2), "{shown}");
+        assert!(
+            shown.contains(said)
+                && shown.contains("expected e.g. http://127.0.0.1:8080/api/health"),
+            "{shown}"
+        );
+    }
 }

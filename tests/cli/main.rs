@@ -13,6 +13,7 @@ mod dev;
 mod failure_log;
 mod healthcheck;
 mod limits;
+mod logs;
 mod migrate;
 mod sovereignty;
 mod token;

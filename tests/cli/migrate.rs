@@ -1,8 +1,13 @@
 //! `maia migrate`: applies what is pending and reports the status.
 
-use crate::kit::database::record_future_migration;
+use std::time::{Duration, Instant};
+
+use crate::kit::database::{
+    applied_versions, embedded_versions, record_future_migration, shared_cluster,
+};
 use crate::kit::process::{output, text};
-use crate::kit::{fresh_database, maia};
+use crate::kit::stall_proxy::StallProxy;
+use crate::kit::{free_port, fresh_database, maia};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_migrate_command_applies_and_reports_status() {
@@ -90,4 +95,40 @@ async fn migrating_an_up_to_date_database_logs_no_postgresql_notice() {
         assert!(!shown.contains("NOTICE"), "{shown}");
         assert!(!shown.contains("already exists"), "{shown}");
     }
+}
+
+/// A migration job started with its database: it waits as `serve` does, unless told not to.
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_waits_for_a_database_that_is_not_up_yet_unless_told_not_to() {
+    let db = fresh_database().await;
+    let cluster_port = shared_cluster().port();
+    let port = free_port();
+    let url = db
+        .url
+        .replace(&format!(":{cluster_port}/"), &format!(":{port}/"));
+    assert_ne!(url, db.url);
+    let migrate = |args: &[&str]| {
+        let mut command = maia();
+        command
+            .arg("migrate")
+            .args(args)
+            .env("MAIA_DATABASE__URL", &url);
+        output(command)
+    };
+
+    let started = Instant::now();
+    let impatient = migrate(&["--no-wait"]).await;
+    let gave_up_after = started.elapsed();
+    let patient = tokio::spawn(migrate(&[]));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _database_up = StallProxy::start_at(port, cluster_port).await;
+    let patient = patient.await.unwrap();
+
+    assert_eq!(impatient.status.code(), Some(1), "{}", text(&impatient));
+    assert!(
+        gave_up_after < Duration::from_secs(5),
+        "--no-wait took {gave_up_after:?}"
+    );
+    assert!(patient.status.success(), "{}", text(&patient));
+    assert_eq!(applied_versions(&db.url).await, embedded_versions());
 }

@@ -23,7 +23,7 @@ pub fn level() -> Option<String> {
 pub fn init_in_process() {
     if let Some(level) = level() {
         let settings = LogSettings {
-            level,
+            level: level.try_into().unwrap_or_else(|e| panic!("{VAR}: {e}")),
             ..LogSettings::default()
         };
         maia::init_logging(&settings, Sink::Stderr);

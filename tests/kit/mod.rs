@@ -22,6 +22,7 @@
 //! - [`fake_ollama`]: an in-process Ollama speaking its wire protocol.
 //! - [`silent_ollama`]: an "Ollama" that never answers and notes when maia hangs up.
 //! - [`stall_proxy`]: a TCP proxy that can stop forwarding, as a stopped database does.
+//! - [`TEST_CA_PEM`]: a CA certificate, for a `database.ca_file` that must be valid.
 //!
 //! # Logs: `TEST_LOG`
 //!
@@ -69,6 +70,10 @@ pub use process::{maia, Process};
 pub use scratch::Scratch;
 pub use settings::{settings, DEEP_MODEL, MODEL, QUERY_PATH};
 pub use traces::{stored_traces, Trace};
+
+/// A self-signed CA certificate (PEM) for a valid `database.ca_file`: maia parses it, no
+/// test connects with it (its key was thrown away when it was made).
+pub const TEST_CA_PEM: &str = include_str!("test-ca.pem");
 
 /// A fake Ollama that has both models the kit's settings name.
 pub async fn start_ollama() -> FakeOllama {

@@ -18,7 +18,13 @@ pub struct StallProxy {
 impl StallProxy {
     /// Forwards from a free loopback port to `127.0.0.1:upstream`.
     pub async fn start(upstream: u16) -> StallProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::start_at(0, upstream).await
+    }
+
+    /// Forwards from `127.0.0.1:port` to `127.0.0.1:upstream`: a database that comes up at
+    /// a port a client was already given.
+    pub async fn start_at(port: u16, upstream: u16) -> StallProxy {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
         let port = listener.local_addr().unwrap().port();
         let stalled = Arc::new(AtomicBool::new(false));
         let flag = stalled.clone();
