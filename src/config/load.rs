@@ -615,26 +615,23 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("maia-typed-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("maia.toml");
-        std::fs::write(&path, "[database]\npassword = 20240601\n").unwrap();
-        let err = load(&Sources {
-            file: Some(path.clone()),
-            env: BTreeMap::new(),
-        })
-        .unwrap_err()
-        .to_string();
+        // The error of loading a file with `text` alone.
+        let error_of = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            let sources = Sources {
+                file: Some(path.clone()),
+                env: BTreeMap::new(),
+            };
+            load(&sources).unwrap_err().to_string()
+        };
+        let err = error_of("[database]\npassword = 20240601\n");
         assert!(!err.contains("20240601"), "{err}");
         assert!(
             err.contains("database.password: invalid type") && err.contains("line 2"),
             "{err}"
         );
         // A section's name does not make its keys secret.
-        std::fs::write(&path, "[auth]\nrequired = \"yes\"\n").unwrap();
-        let err = load(&Sources {
-            file: Some(path.clone()),
-            env: BTreeMap::new(),
-        })
-        .unwrap_err()
-        .to_string();
+        let err = error_of("[auth]\nrequired = \"yes\"\n");
         assert!(
             err.contains("auth.required: invalid type: string \"yes\", expected a boolean"),
             "{err}"

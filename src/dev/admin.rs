@@ -53,6 +53,12 @@ impl Session {
         let _ = self.driver.await;
     }
 
+    /// Whether `query`, a catalog look-up by one name, finds `name`.
+    async fn exists(&self, query: &str, name: &str, context: &str) -> Result<bool, ClusterError> {
+        let found = self.client.query_opt(query, &[&name]).await;
+        Ok(found.map_err(failed(context))?.is_some())
+    }
+
     /// Creates `database` unless it exists, owned by `owner` (by the superuser when none).
     pub async fn create_database(
         &self,
@@ -60,13 +66,8 @@ impl Session {
         owner: Option<&str>,
     ) -> Result<(), ClusterError> {
         let context = format!("creating database {database}");
-        let exists = self
-            .client
-            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&database])
-            .await
-            .map_err(failed(&context))?
-            .is_some();
-        if !exists {
+        let exists = "SELECT 1 FROM pg_database WHERE datname = $1";
+        if !self.exists(exists, database, &context).await? {
             let mut statement = format!("CREATE DATABASE {}", quote_ident(database));
             if let Some(owner) = owner {
                 statement.push_str(&format!(" OWNER {}", quote_ident(owner)));
@@ -81,13 +82,8 @@ impl Session {
     /// row security. Run at every start, so a role changed by hand is set right again.
     pub async fn ensure_app_role(&self, role: &str, password: &Secret) -> Result<(), ClusterError> {
         let context = format!("setting up role {role}");
-        let exists = self
-            .client
-            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])
-            .await
-            .map_err(failed(&context))?
-            .is_some();
-        if !exists {
+        let exists = "SELECT 1 FROM pg_roles WHERE rolname = $1";
+        if !self.exists(exists, role, &context).await? {
             self.execute(&format!("CREATE ROLE {}", quote_ident(role)), &context)
                 .await?;
         }

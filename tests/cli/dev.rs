@@ -194,14 +194,8 @@ async fn a_root_run_cluster_in_an_unreachable_directory_moves_to_a_stand_in() {
 /// in files only their owner reads, in a directory only its owner enters.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dev_cluster_asks_every_client_for_a_password_and_keeps_them_private() {
-    let DevOnNewCluster {
-        data_dir,
-        mut dev,
-        port,
-        // Bound, not `..`: the directory and the fake live until the test ends.
-        _scratch,
-        _ollama,
-    } = dev_on_new_cluster("dev-password").await;
+    let mut run = dev_on_new_cluster("dev-password").await;
+    let (port, data_dir) = (run.port, run.data_dir.clone());
     let superuser = connect(&loopback_url(port, "maia", None)).await;
     let app = connect(&loopback_url(port, "maia_app", None)).await;
     let wrong = connect(&loopback_url(port, "maia", Some("not-the-password"))).await;
@@ -215,7 +209,7 @@ async fn the_dev_cluster_asks_every_client_for_a_password_and_keeps_them_private
         mode_of(&data_dir.join("superuser.password")),
         mode_of(&data_dir.join("app.password")),
     ];
-    dev.assert_stops_cleanly(Duration::from_secs(20)).await;
+    run.dev.assert_stops_cleanly(Duration::from_secs(20)).await;
 
     assert!(
         superuser.is_err(),
@@ -234,14 +228,8 @@ async fn the_dev_cluster_asks_every_client_for_a_password_and_keeps_them_private
 /// superuser: it cannot run programs on the machine (`COPY … TO PROGRAM`).
 #[tokio::test(flavor = "multi_thread")]
 async fn maia_dev_connects_as_a_role_that_is_no_superuser() {
-    let DevOnNewCluster {
-        data_dir,
-        mut dev,
-        port,
-        // Bound, not `..`: the directory and the fake live until the test ends.
-        _scratch,
-        _ollama,
-    } = dev_on_new_cluster("dev-app-role").await;
+    let mut run = dev_on_new_cluster("dev-app-role").await;
+    let (port, data_dir) = (run.port, run.data_dir.clone());
     let app_password = password_in(&data_dir, "app.password");
     let app = psql(&loopback_url(port, "maia_app", Some(&app_password))).await;
     let superuser: bool = app
@@ -254,7 +242,7 @@ async fn maia_dev_connects_as_a_role_that_is_no_superuser() {
         .get(0);
     let program = app.batch_execute("COPY (SELECT 1) TO PROGRAM 'true'").await;
     let owners = table_owners(&app).await;
-    dev.assert_stops_cleanly(Duration::from_secs(20)).await;
+    run.dev.assert_stops_cleanly(Duration::from_secs(20)).await;
 
     assert!(!superuser, "maia_app is a superuser");
     assert_eq!(

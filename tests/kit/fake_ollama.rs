@@ -296,13 +296,13 @@ async fn chat(shared: web::Data<Shared>, body: Bytes) -> HttpResponse {
         // Never completes: no status line, no headers, until the server stops.
         Behavior::Hang => std::future::pending::<String>().await,
         Behavior::Trickle(pause) => {
+            let reply = echo(&request);
+            let mut lines = piece_lines(&model, &pieces(&reply));
+            lines.push(final_line(&request, &model, &reply, omit));
             if !streaming {
-                let lines = pieces(&echo(&request)).len() as u32 + 1;
-                tokio::time::sleep(pause * lines).await;
-                return answer(&request, &model, &echo(&request), false, split, omit);
+                tokio::time::sleep(pause * lines.len() as u32).await;
+                return answer(&request, &model, &reply, false, split, omit);
             }
-            let mut lines = piece_lines(&model, &pieces(&echo(&request)));
-            lines.push(final_line(&request, &model, &echo(&request), omit));
             return paced(lines, pause);
         }
         Behavior::StallAfter(count) => {
@@ -528,10 +528,9 @@ fn paced(lines: Vec<Bytes>, pause: Duration) -> HttpResponse {
 
 /// A 200 NDJSON body written line by line, or cut across lines and characters.
 fn ndjson(lines: Vec<Bytes>, split: bool) -> HttpResponse {
-    let builder = ndjson_response;
     if !split {
         let body = stream::iter(lines.into_iter().map(Ok::<Bytes, Infallible>));
-        return builder().streaming(body);
+        return ndjson_response().streaming(body);
     }
     let all: Vec<u8> = lines.iter().flat_map(|l| l.iter().copied()).collect();
     let chunks = split_bytes(&all);
@@ -539,7 +538,7 @@ fn ndjson(lines: Vec<Bytes>, split: bool) -> HttpResponse {
         tokio::time::sleep(SPLIT_PAUSE).await;
         Ok::<Bytes, Infallible>(chunk)
     });
-    builder().streaming(body)
+    ndjson_response().streaming(body)
 }
 
 /// Cuts `all` at most every `SPLIT_SIZE` bytes and after the first byte of every
