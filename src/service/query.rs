@@ -192,12 +192,15 @@ impl Services {
     async fn keep_failure(&self, trace: NewTrace<'_>, error: &LlmError) {
         let text = error.to_string();
         let trace = NewTrace {
-            status: TraceStatus::Failed,
+            status: status_after(error),
             error: Some(&text),
             error_code: Some(error.code()),
             ..trace
         };
         match self.save_trace(&trace).await {
+            Ok(_) if trace.status == TraceStatus::Cancelled => {
+                tracing::info!(trace_id = %trace.id, model = trace.model, "the client left before the answer; the call was stopped and the query stored as cancelled")
+            }
             Ok(_) => {
                 tracing::warn!(trace_id = %trace.id, model = trace.model, error = %text, "query failed; stored as failed")
             }
@@ -253,5 +256,14 @@ fn new_trace<'a>(
         prompt_tokens: None,
         completion_tokens: None,
         token_id: None,
+    }
+}
+
+/// A failure's trace status: a client that left cancelled its question; anything else
+/// failed it.
+fn status_after(error: &LlmError) -> TraceStatus {
+    match error {
+        LlmError::Cancelled => TraceStatus::Cancelled,
+        _ => TraceStatus::Failed,
     }
 }

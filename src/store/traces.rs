@@ -13,6 +13,8 @@ use uuid::Uuid;
 pub enum TraceStatus {
     Ok,
     Failed,
+    /// The client went away before the answer was whole; the call was stopped.
+    Cancelled,
 }
 
 impl TraceStatus {
@@ -20,6 +22,7 @@ impl TraceStatus {
         match self {
             TraceStatus::Ok => "ok",
             TraceStatus::Failed => "failed",
+            TraceStatus::Cancelled => "cancelled",
         }
     }
 }

@@ -10,7 +10,7 @@ pub struct Trace {
     pub id: Uuid,
     pub query: String,
     pub response: Option<String>,
-    /// `ok` or `failed`.
+    /// `ok`, `failed` or `cancelled`.
     pub status: String,
     pub error: Option<String>,
     /// The failure's code (`llm_timeout`, ...).
