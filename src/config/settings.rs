@@ -15,6 +15,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub database: DatabaseSettings,
     pub ollama: OllamaSettings,
+    pub chat: ChatSettings,
     pub sovereignty: SovereigntySettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
@@ -82,6 +83,19 @@ pub struct OllamaSettings {
     pub max_queue: usize,
     /// Models a request may name besides `model` and `deep_model`.
     pub allowed_models: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatSettings {
+    /// Earlier messages of a conversation sent with a new question, at most; the oldest
+    /// are left out first.
+    #[default = 20]
+    pub context_messages: usize,
+    /// Estimated tokens (four bytes of text each) of those earlier messages, at most: a
+    /// model's context window is finite, and Ollama would cut the start of a longer chat.
+    #[default = 4096]
+    pub context_tokens: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]

@@ -1,11 +1,15 @@
 //! What maia does, apart from HTTP: answer a question and keep it, read and forget the
 //! history, list the personas. Handlers parse, call one of these, and respond.
 
+mod answer;
+mod asked;
 mod auth;
+mod conversations;
 mod error;
 mod gate;
 mod history;
 mod in_flight;
+mod keep;
 mod personas;
 mod query;
 mod schema;

@@ -28,6 +28,16 @@ pub struct Services {
     pub(super) in_flight: Arc<InFlight>,
     /// `http.shutdown_grace`, named in the trace of a question the shutdown cut off.
     pub(super) shutdown_grace: u64,
+    /// `chat.context_messages` and `chat.context_tokens`: a conversation's context.
+    pub(super) context: ContextBudget,
+}
+
+/// How much of a conversation goes with a new question: at most this many earlier
+/// messages, of at most this many estimated tokens together.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ContextBudget {
+    pub messages: usize,
+    pub tokens: usize,
 }
 
 impl Services {
@@ -47,6 +57,10 @@ impl Services {
             schema: Arc::default(),
             in_flight: Arc::default(),
             shutdown_grace: settings.http.shutdown_grace,
+            context: ContextBudget {
+                messages: settings.chat.context_messages,
+                tokens: settings.chat.context_tokens,
+            },
         }
     }
 

@@ -8,6 +8,7 @@ mod kit;
 mod auth;
 mod browser;
 mod connections;
+mod conversations;
 mod database;
 mod health;
 mod http;
