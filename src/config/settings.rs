@@ -56,6 +56,11 @@ pub struct HttpSettings {
     /// requests on further ones get 429.
     #[default = 64]
     pub max_connections_per_client: usize,
+    /// Seconds between heartbeats (an SSE comment, `: keep-alive`) on a streamed answer
+    /// while the model is silent, so that proxies and clients do not take the quiet for a
+    /// dead connection.
+    #[default = 10]
+    pub stream_heartbeat: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
@@ -187,6 +192,7 @@ impl Settings {
             ),
             ("auth.session_hours", self.auth.session_hours),
             ("http.body_timeout", self.http.body_timeout),
+            ("http.stream_heartbeat", self.http.stream_heartbeat),
             ("http.write_timeout", self.http.write_timeout),
             ("http.max_connections", self.http.max_connections as u64),
             (

@@ -1,8 +1,8 @@
 //! One answer from the model, as it is written: what every caller that asks the model
-//! with a list of messages uses (a conversation's message; a streamed answer and an
-//! OpenAI-compatible route can read it as it comes). A task drives Ollama's answer stream
-//! and forwards its pieces through a bounded channel; whatever ends it (the answer done,
-//! Ollama failing, the client leaving), the task stores the trace, exactly once.
+//! with a list of messages uses (a streamed query, a conversation's message, and an
+//! OpenAI-compatible route). A task drives Ollama's answer stream and forwards its pieces
+//! through a bounded channel; whatever ends it (the answer done, Ollama failing, the
+//! client leaving, the server stopping), the task stores the trace, exactly once.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,7 +20,7 @@ use super::in_flight::Unanswered;
 use super::services::Services;
 use crate::llm::chat::{ChatOptions, Message, Piece};
 use crate::llm::LlmError;
-use crate::store::{NewMessage, NewTrace};
+use crate::store::{NewMessage, NewTrace, TraceStatus};
 
 /// Pieces of an answer waiting for a client that reads slower than the model writes; past
 /// that, the model's stream is read no further until the client catches up.
@@ -107,6 +107,8 @@ enum Ending {
     },
     /// Ollama failed, or the client left (`LlmError::Cancelled`).
     Failed(LlmError),
+    /// The server is stopping and the grace is nearly over.
+    Shutdown,
 }
 
 impl Services {
@@ -183,6 +185,8 @@ impl Services {
         gone: &mut ClientGone,
         text: &mut String,
     ) -> Ending {
+        let streams_end = self.streams_end.reached();
+        tokio::pin!(streams_end);
         let cancelled = || Ending::Failed(LlmError::Cancelled);
         let asked = &exchange.asked;
         let opening =
@@ -190,6 +194,7 @@ impl Services {
                 .chat_stream_with(&asked.model, &exchange.messages, exchange.options.as_ref());
         let mut stream = tokio::select! {
             biased;
+            () = &mut streams_end => return Ending::Shutdown,
             () = gone.as_mut() => return cancelled(),
             () = sender.closed() => return cancelled(),
             opened = opening => match opened {
@@ -200,6 +205,7 @@ impl Services {
         loop {
             let piece = tokio::select! {
                 biased;
+                () = &mut streams_end => return Ending::Shutdown,
                 () = gone.as_mut() => return cancelled(),
                 () = sender.closed() => return cancelled(),
                 piece = stream.next() => piece,
@@ -221,6 +227,7 @@ impl Services {
             text.push_str(&piece);
             tokio::select! {
                 biased;
+                () = &mut streams_end => return Ending::Shutdown,
                 () = gone.as_mut() => return cancelled(),
                 sent = sender.send(AnswerEvent::Text(piece)) => if sent.is_err() {
                     return cancelled();
@@ -246,6 +253,7 @@ impl Services {
         let error = match &ending {
             Ending::Answered { .. } => None,
             Ending::Failed(error) => Some(error.to_string()),
+            Ending::Shutdown => Some(self.shutdown_error()),
         };
         let base = exchange.asked.trace(id, elapsed_ms(started));
         let trace = trace_of(base, &text, &ending, error.as_deref());
@@ -293,6 +301,13 @@ fn trace_of<'a>(
             error_code: Some(e.code()),
             ..base
         },
+        Ending::Shutdown => NewTrace {
+            status: TraceStatus::Failed,
+            response: so_far,
+            error,
+            error_code: Some("shutdown"),
+            ..base
+        },
     }
 }
 
@@ -335,6 +350,10 @@ fn report(
         Ending::Failed(e) => {
             tracing::warn!(trace_id = %id, model, kept_chars = chars, error = %e, "the answer failed; stored as failed with the text so far");
             Some(AnswerEvent::Failed(e.into()))
+        }
+        Ending::Shutdown => {
+            tracing::info!(trace_id = %id, model, kept_chars = chars, "maia is stopping: an answer still streaming was ended and stored as failed (shutdown)");
+            Some(AnswerEvent::Failed(ServiceError::ShuttingDown))
         }
     }
 }

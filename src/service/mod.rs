@@ -14,10 +14,13 @@ mod personas;
 mod query;
 mod schema;
 mod services;
+mod shutdown;
 mod throttle;
 mod tokens;
 
+pub use answer::{AnswerEvent, AnswerEvents, Finished};
 pub use auth::{Authenticator, Caller, Credential, Refusal};
+pub use conversations::TurnDone;
 pub use error::ServiceError;
 pub use services::Services;
 pub use throttle::Throttle;

@@ -9,11 +9,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::answer::{AnswerEvents, Exchange};
 use super::asked::{elapsed_ms, status_after, Asked};
 use super::error::ServiceError;
 use super::in_flight::Unanswered;
 use super::services::Services;
 use crate::domain::{Mode, PersonaName, Question};
+use crate::llm::chat::{Message, Role};
 use crate::llm::{Answer, LlmError};
 use crate::store::{self, NewTrace, TraceStatus};
 
@@ -76,6 +78,32 @@ impl Services {
         // Not on drop: a question whose future is dropped at shutdown must stay here.
         self.in_flight.finish(id);
         kept
+    }
+
+    /// [`Services::ask`], the answer streamed as it is written: what fails before the
+    /// first piece (the question, the database, every slot taken) is an error here; what
+    /// fails after comes as the stream's last event. Its trace is stored either way.
+    pub async fn ask_streaming(
+        &self,
+        question: Question,
+        token_id: Option<Uuid>,
+        client_gone: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<AnswerEvents, ServiceError> {
+        let model = self.model_for(question.mode, question.model.as_ref())?;
+        let system_prompt = self
+            .system_prompt(question.persona.as_ref(), question.mode)
+            .await?;
+        let messages = vec![
+            Message::new(Role::System, system_prompt),
+            Message::new(Role::User, question.query.as_str()),
+        ];
+        let exchange = Exchange {
+            asked: asked(&question, model, token_id),
+            messages,
+            options: None,
+            reply: None,
+        };
+        self.answer(exchange, client_gone).await
     }
 
     /// After the server stopped: stores every question it cut off as failed, with the

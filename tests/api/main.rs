@@ -20,4 +20,5 @@ mod query;
 mod session;
 mod shutdown;
 mod sovereignty;
+mod streaming;
 mod traces;

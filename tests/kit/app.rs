@@ -119,6 +119,11 @@ impl TestApp {
         decode(response).await
     }
 
+    /// `POST path` with `body` (which asks for a stream): its events as they come.
+    pub async fn stream(&self, path: &str, body: &Value) -> super::sse::EventStream {
+        super::sse::open(&self.http, &self.url(path), body).await
+    }
+
     /// `POST /api/conversations` with `body`: the new conversation's id.
     pub async fn start_conversation(&self, body: Value) -> String {
         let (status, conversation) = self.post_json("/api/conversations", &body).await;

@@ -1,5 +1,6 @@
 //! Conversations: `POST` and `GET /api/conversations`, `GET`, `PATCH` and `DELETE
-//! /api/conversations/{id}`, and `POST /api/conversations/{id}/messages`.
+//! /api/conversations/{id}`, and `POST /api/conversations/{id}/messages` (the answer
+//! whole, or streamed as server-sent events with `"stream": true`).
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer};
@@ -10,8 +11,9 @@ use crate::domain::{ConversationChange, NewConversation, Query};
 use crate::http::disconnect::client_gone;
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
+use crate::http::sse;
 use crate::http::state::AppState;
-use crate::service::Caller;
+use crate::service::{Caller, TurnDone};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,6 +43,8 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
 #[serde(deny_unknown_fields)]
 pub struct MessageBody {
     content: String,
+    /// The answer as server-sent events, as it is written.
+    stream: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -134,9 +138,24 @@ pub async fn message(
     // A message's text is checked as a query's is, and named as the body names it.
     let content = Query::parse(body.content)
         .map_err(|e| ApiError::Unprocessable(e.to_string().replacen("query", "content", 1)))?;
-    let done = state
-        .services
-        .converse_whole(&caller, id, content, client_gone(&req))
+    let services = &state.services;
+    if body.stream != Some(true) {
+        let done = services
+            .converse_whole(&caller, id, content, client_gone(&req))
+            .await?;
+        return Ok(HttpResponse::Ok().json(done));
+    }
+    let turn = services
+        .converse(&caller, id, content, client_gone(&req))
         .await?;
-    Ok(HttpResponse::Ok().json(done))
+    let info = turn.info;
+    Ok(sse::answer_stream(
+        turn.events,
+        state.stream_heartbeat,
+        move |finished| TurnDone {
+            turn: info.clone(),
+            finished,
+            content: None,
+        },
+    ))
 }
