@@ -18,6 +18,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub database: DatabaseSettings,
     pub ollama: OllamaSettings,
+    pub chat: ChatSettings,
     pub sovereignty: SovereigntySettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
@@ -58,6 +59,11 @@ pub struct HttpSettings {
     /// requests on further ones get 429.
     #[default = 64]
     pub max_connections_per_client: usize,
+    /// Seconds between heartbeats (an SSE comment, `: keep-alive`) on a streamed answer
+    /// while the model is silent, so that proxies and clients do not take the quiet for a
+    /// dead connection.
+    #[default = 10]
+    pub stream_heartbeat: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
@@ -85,6 +91,19 @@ pub struct OllamaSettings {
     pub max_queue: usize,
     /// Models a request may name besides `model` and `deep_model`.
     pub allowed_models: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatSettings {
+    /// Earlier messages of a conversation sent with a new question, at most; the oldest
+    /// are left out first.
+    #[default = 20]
+    pub context_messages: usize,
+    /// Estimated tokens (four bytes of text each) of those earlier messages, at most: a
+    /// model's context window is finite, and Ollama would cut the start of a longer chat.
+    #[default = 4096]
+    pub context_tokens: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
@@ -189,6 +208,7 @@ impl Settings {
             ),
             ("auth.session_hours", self.auth.session_hours),
             ("http.body_timeout", self.http.body_timeout),
+            ("http.stream_heartbeat", self.http.stream_heartbeat),
             ("http.write_timeout", self.http.write_timeout),
             ("http.max_connections", self.http.max_connections as u64),
             (

@@ -1,6 +1,7 @@
-//! Where a page of the history ends: its last trace's `(created_at, id)`, the very order
-//! the history is listed in. It names a position, not a trace, so it stays good when that
-//! trace is deleted. Clients get it as opaque text and hand it back unchanged.
+//! Where a page ends: its last row's time and id, the very order a list is kept in (the
+//! history: a trace's `(created_at, id)`; conversations: `(last_activity_at, id)`). It
+//! names a position, not a row, so it stays good when that row is deleted. Clients get it
+//! as opaque text and hand it back unchanged.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -11,8 +12,9 @@ use uuid::Uuid;
 const CURSOR_BYTES: usize = 24;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TraceCursor {
-    pub created_at: DateTime<Utc>,
+pub struct PageCursor {
+    /// The time the list is ordered by.
+    pub at: DateTime<Utc>,
     pub id: Uuid,
 }
 
@@ -23,11 +25,11 @@ pub struct TraceCursor {
 )]
 pub struct BadCursor;
 
-impl TraceCursor {
+impl PageCursor {
     /// Unpadded base64url of the microseconds since 1970 (big-endian) and the id's bytes.
     pub fn encode(&self) -> String {
         let mut bytes = [0u8; CURSOR_BYTES];
-        bytes[..8].copy_from_slice(&self.created_at.timestamp_micros().to_be_bytes());
+        bytes[..8].copy_from_slice(&self.at.timestamp_micros().to_be_bytes());
         bytes[8..].copy_from_slice(self.id.as_bytes());
         URL_SAFE_NO_PAD.encode(bytes)
     }
@@ -41,13 +43,13 @@ impl TraceCursor {
         let (micros, id) = bytes.split_at(8);
         let micros = i64::from_be_bytes(micros.try_into().map_err(|_| BadCursor)?);
         Ok(Self {
-            created_at: DateTime::from_timestamp_micros(micros).ok_or(BadCursor)?,
+            at: DateTime::from_timestamp_micros(micros).ok_or(BadCursor)?,
             id: Uuid::from_slice(id).map_err(|_| BadCursor)?,
         })
     }
 }
 
-impl serde::Serialize for TraceCursor {
+impl serde::Serialize for PageCursor {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.encode())
     }
@@ -59,13 +61,13 @@ mod tests {
 
     #[test]
     fn a_cursor_comes_back_as_it_was_given() {
-        let cursor = TraceCursor {
-            created_at: DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap(),
+        let cursor = PageCursor {
+            at: DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap(),
             id: Uuid::new_v4(),
         };
         let text = cursor.encode();
         assert_eq!(text.len(), 32);
-        assert_eq!(TraceCursor::parse(&text), Ok(cursor));
+        assert_eq!(PageCursor::parse(&text), Ok(cursor));
     }
 
     #[test]
@@ -78,10 +80,10 @@ mod tests {
             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
             "f/+AAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
         ] {
-            assert_eq!(TraceCursor::parse(text), Err(BadCursor), "{text:?}");
+            assert_eq!(PageCursor::parse(text), Err(BadCursor), "{text:?}");
         }
         // The right length, but a time no clock shows.
         let far = URL_SAFE_NO_PAD.encode([0x7f; CURSOR_BYTES]);
-        assert_eq!(TraceCursor::parse(&far), Err(BadCursor));
+        assert_eq!(PageCursor::parse(&far), Err(BadCursor));
     }
 }

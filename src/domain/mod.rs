@@ -1,9 +1,11 @@
 //! Values parsed once at the edge: once built, they are known good.
 
 mod access;
+mod conversation;
 mod cursor;
 mod question;
 
 pub use access::{Scope, Scopes, TokenHash, TokenName, TokenSecret};
-pub use cursor::TraceCursor;
-pub use question::{Mode, ModelName, Question, ValidationError};
+pub use conversation::{ConversationChange, NewConversation, Title};
+pub use cursor::PageCursor;
+pub use question::{Mode, ModelName, PersonaName, Query, Question, ValidationError};

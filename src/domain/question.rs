@@ -35,6 +35,10 @@ pub enum ValidationError {
     BadTokenName(String),
     #[error("unknown scope in {0:?}; the scopes are \"query\", \"read\" and \"admin\"")]
     UnknownScope(String),
+    #[error("title is not valid: {0}")]
+    BadTitle(String),
+    #[error("nothing to change: send title or persona (null clears it)")]
+    NothingToChange,
 }
 
 /// A question as asked: what, how (mode), as whom (persona), and with which model.

@@ -98,9 +98,11 @@ impl Application {
     /// no new connections, in-flight requests get `http.shutdown_grace` to finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let services = self.services.clone();
         let signals = tokio::spawn(async move {
             if let Some(name) = shutdown_signal().await {
                 tracing::info!("{name} received; finishing in-flight requests");
+                services.begin_shutdown();
                 handle.stop(true).await;
             }
         });
@@ -136,6 +138,7 @@ fn app_state(settings: &Settings) -> Result<web::Data<AppState>, StartupError> {
         failures: Throttle::new(settings.auth.failed_attempts_per_minute),
         requests: Throttle::new(settings.auth.requests_per_minute),
         session_hours: settings.auth.session_hours,
+        stream_heartbeat: Duration::from_secs(settings.http.stream_heartbeat),
         services: Services::new(db, llm, settings),
     }))
 }

@@ -75,6 +75,19 @@ struct Detail<'a> {
     message: &'a str,
 }
 
+/// The JSON body of `error`, as a stream's `event: error` carries it once the stream's
+/// 200 has been sent. The service that ended the stream logged why.
+pub fn error_json(error: &ApiError) -> String {
+    let (_, code, message) = describe(error);
+    serde_json::to_string(&Body {
+        error: Detail {
+            code,
+            message: &message,
+        },
+    })
+    .unwrap_or_default()
+}
+
 /// A JSON error response outside the `ApiError` flow (404 and 405 fallbacks).
 pub fn json_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
     HttpResponse::build(status).json(Body {
@@ -126,6 +139,13 @@ fn describe_service(error: &ServiceError) -> (StatusCode, &'static str, String) 
         ServiceError::Forbidden(_) => (S::FORBIDDEN, "insufficient_scope", error.to_string()),
         ServiceError::Store(e) => describe_store(e),
         ServiceError::Llm(e) => describe_llm(e),
+        ServiceError::ShuttingDown => (
+            S::SERVICE_UNAVAILABLE,
+            "shutdown",
+            "maia is shutting down: the answer stopped here, and it was saved with what \
+             had been written; ask again shortly"
+                .into(),
+        ),
     }
 }
 
@@ -249,7 +269,10 @@ fn headers(error: &ApiError) -> Vec<(header::HeaderName, String)> {
 /// A failure of the model was logged by the service that stored its trace as failed, with
 /// the trace id (`Services::ask`); a second line here would say the same again.
 fn logged_where_it_happened(error: &ApiError) -> bool {
-    matches!(error, ApiError::Service(ServiceError::Llm(_)))
+    matches!(
+        error,
+        ApiError::Service(ServiceError::Llm(_) | ServiceError::ShuttingDown)
+    )
 }
 
 impl ResponseError for ApiError {

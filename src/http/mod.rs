@@ -15,6 +15,7 @@ mod paths;
 mod request_id;
 mod routes;
 mod schema;
+mod sse;
 mod state;
 
 pub use app::{Application, StartupError};

@@ -2,6 +2,7 @@
 
 use crate::health::HealthProbe;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use uuid::Uuid;
 
@@ -17,4 +18,6 @@ pub struct AppState {
     pub requests: Throttle<Uuid>,
     /// How long a browser session lasts.
     pub session_hours: u64,
+    /// `http.stream_heartbeat`: the longest a streamed answer stays quiet.
+    pub stream_heartbeat: Duration,
 }

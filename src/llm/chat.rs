@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::decode::{ended_early, ChatDecoder, Piece, Step};
+pub use super::decode::Piece;
+use super::decode::{ended_early, ChatDecoder, Step};
 use super::{network_failure, Answer, Llm, LlmError};
 
 /// What is read of a refusal's body to find its `{"error": ...}`.
@@ -20,6 +21,7 @@ const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 pub enum Role {
     System,
     User,
+    Assistant,
 }
 
 /// One message of a chat, as Ollama takes it.
@@ -38,11 +40,34 @@ impl Message {
     }
 }
 
+/// Ollama's generation options (`options` in `/api/chat`); each is left out when unset,
+/// so the model's own default applies.
+#[derive(Debug, Clone, Default, Serialize)]
+#[allow(
+    dead_code,
+    reason = "set by the OpenAI-compatible route; conversations use none"
+)]
+pub struct ChatOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f32>,
+    /// The most tokens to generate (OpenAI's `max_tokens`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_predict: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+}
+
 #[derive(Serialize)]
 struct ChatRequest<'a> {
     model: &'a str,
     messages: &'a [Message],
     stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    options: Option<&'a ChatOptions>,
 }
 
 /// The model's answer as it arrives. Dropping it closes the connection, which makes
@@ -83,6 +108,16 @@ impl Llm {
         model: &str,
         messages: &[Message],
     ) -> Result<AnswerStream, LlmError> {
+        self.chat_stream_with(model, messages, None).await
+    }
+
+    /// [`Llm::chat_stream`] with generation options.
+    pub async fn chat_stream_with(
+        &self,
+        model: &str,
+        messages: &[Message],
+        options: Option<&ChatOptions>,
+    ) -> Result<AnswerStream, LlmError> {
         let started = Instant::now();
         let limits = Limits {
             silence: self.silence,
@@ -96,6 +131,7 @@ impl Llm {
             model,
             messages,
             stream: true,
+            options,
         };
         let response = limits
             .within(self.http.post(url).json(&request).send())
@@ -190,5 +226,34 @@ async fn refusal(model: &str, mut response: reqwest::Response, limits: Limits) -
             let text: String = text.trim().chars().take(200).collect();
             LlmError::Upstream(format!("Ollama answered {status}: {text}"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_sent_only_when_set_and_roles_in_lowercase() {
+        let messages = [Message::new(Role::Assistant, "earlier")];
+        let plain = ChatRequest {
+            model: "m",
+            messages: &messages,
+            stream: true,
+            options: None,
+        };
+        let json = serde_json::to_value(&plain).unwrap();
+        assert!(json.get("options").is_none(), "{json}");
+        assert_eq!(json["messages"][0]["role"], "assistant");
+        let options = ChatOptions {
+            num_predict: Some(64),
+            ..ChatOptions::default()
+        };
+        let with = ChatRequest {
+            options: Some(&options),
+            ..plain
+        };
+        let json = serde_json::to_value(&with).unwrap();
+        assert_eq!(json["options"], serde_json::json!({ "num_predict": 64 }));
     }
 }

@@ -1,7 +1,7 @@
 //! The local language model: Ollama's HTTP API (chat, streamed, and the probes), spoken
 //! with our own client so that every wait has the deadline we choose.
 
-mod chat;
+pub mod chat;
 mod decode;
 mod ndjson;
 

@@ -21,4 +21,8 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Llm(#[from] LlmError),
+    /// The server is stopping: an answer still being written when the grace was nearly
+    /// over was ended, and kept.
+    #[error("maia is shutting down")]
+    ShuttingDown,
 }

@@ -3,14 +3,15 @@
 //! "busy" at once, rather than a pile of calls that all time out.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::llm::LlmError;
 
 pub struct LlmGate {
-    slots: Semaphore,
+    slots: Arc<Semaphore>,
     waiting: AtomicUsize,
     max_queue: usize,
     max_wait: Duration,
@@ -19,23 +20,23 @@ pub struct LlmGate {
 impl LlmGate {
     pub fn new(max_concurrent: usize, max_queue: usize, max_wait: Duration) -> Self {
         Self {
-            slots: Semaphore::new(max_concurrent),
+            slots: Arc::new(Semaphore::new(max_concurrent)),
             waiting: AtomicUsize::new(0),
             max_queue,
             max_wait,
         }
     }
 
-    /// A slot, held until the permit is dropped.
-    pub async fn enter(&self) -> Result<SemaphorePermit<'_>, LlmError> {
-        if let Ok(permit) = self.slots.try_acquire() {
+    /// A slot, held until the permit is dropped (a streamed answer's task holds it).
+    pub async fn enter(&self) -> Result<OwnedSemaphorePermit, LlmError> {
+        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
             return Ok(permit);
         }
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_queue {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
             return Err(LlmError::Busy);
         }
-        let permit = tokio::time::timeout(self.max_wait, self.slots.acquire()).await;
+        let permit = tokio::time::timeout(self.max_wait, self.slots.clone().acquire_owned()).await;
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         match permit {
             Ok(Ok(permit)) => Ok(permit),

@@ -6,14 +6,14 @@ use uuid::Uuid;
 use super::auth::Caller;
 use super::error::ServiceError;
 use super::services::Services;
-use crate::domain::{Scope, TraceCursor};
+use crate::domain::{PageCursor, Scope};
 use crate::store::{self, Trace};
 
 /// A page of traces and the cursor for the next one (none on the last page).
 #[derive(Debug, Serialize)]
 pub struct TracePage {
     pub traces: Vec<Trace>,
-    pub next_before: Option<TraceCursor>,
+    pub next_before: Option<PageCursor>,
 }
 
 impl Services {
@@ -23,7 +23,7 @@ impl Services {
         &self,
         caller: &Caller,
         limit: i64,
-        before: Option<TraceCursor>,
+        before: Option<PageCursor>,
         token_id: Option<Uuid>,
     ) -> Result<TracePage, ServiceError> {
         let mut traces = self
@@ -37,8 +37,8 @@ impl Services {
         let full = traces.len() as i64 == limit;
         let cut = within_bytes(&mut traces, self.max_response_bytes);
         let next_before = if full || cut {
-            traces.last().map(|t| TraceCursor {
-                created_at: t.created_at,
+            traces.last().map(|t| PageCursor {
+                at: t.created_at,
                 id: t.id,
             })
         } else {

@@ -8,14 +8,12 @@ use std::time::Instant;
 
 use uuid::Uuid;
 
-use crate::domain::Question;
+use super::asked::Asked;
 
 /// A question asked and not yet answered, with what its trace needs.
 #[derive(Debug, Clone)]
 pub(super) struct Unanswered {
-    pub question: Question,
-    pub model: String,
-    pub token_id: Option<Uuid>,
+    pub asked: Asked,
     pub started: Instant,
 }
 

@@ -1,19 +1,26 @@
 //! What maia does, apart from HTTP: answer a question and keep it, read and forget the
 //! history, list the personas. Handlers parse, call one of these, and respond.
 
+mod answer;
+mod asked;
 mod auth;
+mod conversations;
 mod error;
 mod gate;
 mod history;
 mod in_flight;
+mod keep;
 mod personas;
 mod query;
 mod schema;
 mod services;
+mod shutdown;
 mod throttle;
 mod tokens;
 
+pub use answer::{AnswerEvent, AnswerEvents, Finished};
 pub use auth::{Authenticator, Caller, Credential, Refusal};
+pub use conversations::TurnDone;
 pub use error::ServiceError;
 pub use services::Services;
 pub use throttle::Throttle;

@@ -3,18 +3,21 @@
 //! question the model could not answer is stored as failed.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::answer::{AnswerEvents, Exchange};
+use super::asked::{elapsed_ms, status_after, Asked};
 use super::error::ServiceError;
 use super::in_flight::Unanswered;
 use super::services::Services;
-use crate::domain::{Mode, Question};
+use crate::domain::{Mode, PersonaName, Question};
+use crate::llm::chat::{Message, Role};
 use crate::llm::{Answer, LlmError};
-use crate::store::{self, NewTrace, StoreError, TraceStatus};
+use crate::store::{self, NewTrace, TraceStatus};
 
 /// Used when no persona is asked for.
 const BASE_PROMPT: &str = "You are maia, a helpful assistant that runs entirely on its \
@@ -22,8 +25,6 @@ const BASE_PROMPT: &str = "You are maia, a helpful assistant that runs entirely 
 /// Added in deep mode.
 const DEEP_SUFFIX: &str = "Take your time: reason through the question step by step before \
      giving your final answer, and check that answer for mistakes.";
-/// Attempts to store a trace while the database blips, about two seconds in all.
-const SAVE_RETRY_DELAYS_MS: &[u64] = &[100, 300, 600, 1000];
 
 /// A question answered and kept.
 #[derive(Debug, Serialize)]
@@ -50,26 +51,23 @@ impl Services {
         let model = self.model_for(question.mode, question.model.as_ref())?;
         // The database comes first: if it is down the question could not be kept, so the
         // model is not asked at all.
-        let system_prompt = self.system_prompt(&question).await?;
+        let system_prompt = self
+            .system_prompt(question.persona.as_ref(), question.mode)
+            .await?;
         let id = Uuid::new_v4();
         let started = Instant::now();
+        let asked = asked(&question, model, token_id);
         self.in_flight.register(
             id,
             Unanswered {
-                question: question.clone(),
-                model: model.clone(),
-                token_id,
+                asked: asked.clone(),
                 started,
             },
         );
         let result = self
-            .call_model(&model, &system_prompt, &question, client_gone)
+            .call_model(&asked.model, &system_prompt, &question, client_gone)
             .await;
-        let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
-        let trace = NewTrace {
-            token_id,
-            ..new_trace(id, &question, &model, latency_ms)
-        };
+        let trace = asked.trace(id, elapsed_ms(started));
         let kept = match result {
             Ok(answer) => self.keep_answer(trace, answer).await,
             Err(error) => {
@@ -82,23 +80,43 @@ impl Services {
         kept
     }
 
+    /// [`Services::ask`], the answer streamed as it is written: what fails before the
+    /// first piece (the question, the database, every slot taken) is an error here; what
+    /// fails after comes as the stream's last event. Its trace is stored either way.
+    pub async fn ask_streaming(
+        &self,
+        question: Question,
+        token_id: Option<Uuid>,
+        client_gone: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<AnswerEvents, ServiceError> {
+        let model = self.model_for(question.mode, question.model.as_ref())?;
+        let system_prompt = self
+            .system_prompt(question.persona.as_ref(), question.mode)
+            .await?;
+        let messages = vec![
+            Message::new(Role::System, system_prompt),
+            Message::new(Role::User, question.query.as_str()),
+        ];
+        let exchange = Exchange {
+            asked: asked(&question, model, token_id),
+            messages,
+            options: None,
+            reply: None,
+        };
+        self.answer(exchange, client_gone).await
+    }
+
     /// After the server stopped: stores every question it cut off as failed, with the
     /// error `shutdown`. How many there were.
     pub async fn keep_unanswered(&self) -> usize {
         let left = self.in_flight.take_all();
-        let error = format!(
-            "maia stopped before the answer (http.shutdown_grace = {} s)",
-            self.shutdown_grace
-        );
+        let error = self.shutdown_error();
         for (id, unanswered) in &left {
-            let latency_ms =
-                i32::try_from(unanswered.started.elapsed().as_millis()).unwrap_or(i32::MAX);
             let trace = NewTrace {
-                token_id: unanswered.token_id,
                 status: TraceStatus::Failed,
                 error: Some(&error),
                 error_code: Some("shutdown"),
-                ..new_trace(*id, &unanswered.question, &unanswered.model, latency_ms)
+                ..unanswered.asked.trace(*id, elapsed_ms(unanswered.started))
             };
             if let Err(e) = self.save_trace(&trace).await {
                 tracing::error!(trace_id = %id, error = %e, "could not store a question the shutdown cut off");
@@ -128,12 +146,16 @@ impl Services {
 
     /// The persona's prompt (or the base one), with the deep-mode suffix. A connection is
     /// taken either way: that is what shows the database is there.
-    async fn system_prompt(&self, question: &Question) -> Result<String, ServiceError> {
+    pub(super) async fn system_prompt(
+        &self,
+        persona: Option<&PersonaName>,
+        mode: Mode,
+    ) -> Result<String, ServiceError> {
         let found = self
             .db
             .bounded(async {
                 let db = self.db.conn().await?;
-                match &question.persona {
+                match persona {
                     None => Ok(Ok(BASE_PROMPT.to_string())),
                     Some(name) => match store::find_persona(&**db, name.as_str()).await? {
                         Some(p) => Ok(Ok(p.system_prompt)),
@@ -143,18 +165,14 @@ impl Services {
             })
             .await?;
         let prompt = found.map_err(|known| ServiceError::UnknownPersona {
-            name: question
-                .persona
-                .as_ref()
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_default(),
+            name: persona.map(|p| p.as_str().to_string()).unwrap_or_default(),
             known: known
                 .iter()
                 .map(|p| format!("{:?}", p.name))
                 .collect::<Vec<_>>()
                 .join(", "),
         })?;
-        Ok(match question.mode {
+        Ok(match mode {
             Mode::Fast => prompt,
             Mode::Deep => format!("{prompt}\n\n{DEEP_SUFFIX}"),
         })
@@ -192,12 +210,15 @@ impl Services {
     async fn keep_failure(&self, trace: NewTrace<'_>, error: &LlmError) {
         let text = error.to_string();
         let trace = NewTrace {
-            status: TraceStatus::Failed,
+            status: status_after(error),
             error: Some(&text),
             error_code: Some(error.code()),
             ..trace
         };
         match self.save_trace(&trace).await {
+            Ok(_) if trace.status == TraceStatus::Cancelled => {
+                tracing::info!(trace_id = %trace.id, model = trace.model, "the client left before the answer; the call was stopped and the query stored as cancelled")
+            }
             Ok(_) => {
                 tracing::warn!(trace_id = %trace.id, model = trace.model, error = %text, "query failed; stored as failed")
             }
@@ -206,52 +227,16 @@ impl Services {
             }
         }
     }
-
-    /// Stores a trace, retrying while the database is unavailable or busy; the insert is
-    /// idempotent on its id. The retries together get one statement's bound, not one
-    /// each: a stalled database must not multiply the client's wait.
-    async fn save_trace(&self, trace: &NewTrace<'_>) -> Result<DateTime<Utc>, StoreError> {
-        self.db.bounded(self.save_trace_retrying(trace)).await
-    }
-
-    async fn save_trace_retrying(&self, trace: &NewTrace<'_>) -> Result<DateTime<Utc>, StoreError> {
-        let mut delays = SAVE_RETRY_DELAYS_MS.iter();
-        loop {
-            let attempt = self
-                .db
-                .bounded(async { store::insert_trace(&**self.db.conn().await?, trace).await })
-                .await;
-            match (attempt, delays.next()) {
-                (Err(e), Some(ms)) if e.is_transient() => {
-                    tracing::warn!(trace_id = %trace.id, error = %e, "storing the trace failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(*ms)).await;
-                }
-                (result, _) => return result,
-            }
-        }
-    }
 }
 
-/// The trace of `question`, answered until said otherwise.
-fn new_trace<'a>(
-    id: Uuid,
-    question: &'a Question,
-    model: &'a str,
-    latency_ms: i32,
-) -> NewTrace<'a> {
-    NewTrace {
-        id,
-        query: question.query.as_str(),
-        response: None,
+/// What the trace of `question` records.
+pub(super) fn asked(question: &Question, model: String, token_id: Option<Uuid>) -> Asked {
+    Asked {
+        query: question.query.as_str().to_string(),
         mode: question.mode,
-        persona: question.persona.as_ref().map(|p| p.as_str()),
+        persona: question.persona.as_ref().map(|p| p.as_str().to_string()),
         model,
-        status: TraceStatus::Ok,
-        error: None,
-        error_code: None,
-        latency_ms,
-        prompt_tokens: None,
-        completion_tokens: None,
-        token_id: None,
+        token_id,
+        message_id: None,
     }
 }

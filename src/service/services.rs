@@ -7,6 +7,7 @@ use super::error::ServiceError;
 use super::gate::LlmGate;
 use super::in_flight::InFlight;
 use super::schema::SchemaWatch;
+use super::shutdown::StreamsEnd;
 use crate::config::Settings;
 use crate::domain::{Mode, ModelName, ValidationError};
 use crate::llm::{model_present, Llm};
@@ -28,6 +29,18 @@ pub struct Services {
     pub(super) in_flight: Arc<InFlight>,
     /// `http.shutdown_grace`, named in the trace of a question the shutdown cut off.
     pub(super) shutdown_grace: u64,
+    /// When answers still streaming must end, once the server stops.
+    pub(super) streams_end: Arc<StreamsEnd>,
+    /// `chat.context_messages` and `chat.context_tokens`: a conversation's context.
+    pub(super) context: ContextBudget,
+}
+
+/// How much of a conversation goes with a new question: at most this many earlier
+/// messages, of at most this many estimated tokens together.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ContextBudget {
+    pub messages: usize,
+    pub tokens: usize,
 }
 
 impl Services {
@@ -47,7 +60,19 @@ impl Services {
             schema: Arc::default(),
             in_flight: Arc::default(),
             shutdown_grace: settings.http.shutdown_grace,
+            streams_end: Arc::default(),
+            context: ContextBudget {
+                messages: settings.chat.context_messages,
+                tokens: settings.chat.context_tokens,
+            },
         }
+    }
+
+    /// The server is stopping: answers still streaming end shortly before the grace does
+    /// (`shutdown::STREAM_WIND_DOWN`), each with its trace stored.
+    pub fn begin_shutdown(&self) {
+        self.streams_end
+            .begin(Duration::from_secs(self.shutdown_grace));
     }
 
     /// Ok when the database's schema is exactly this binary's; otherwise what to do about

@@ -1,6 +1,7 @@
 //! PostgreSQL: every statement maia runs is here, one function each, with the pool, TLS,
 //! migrations and the one database error.
 
+mod conversations;
 mod error;
 mod migrations;
 mod personas;
@@ -9,6 +10,12 @@ mod tls;
 mod tokens;
 mod traces;
 
+pub use conversations::{
+    delete_conversation, delete_conversation_traces, find_conversation, insert_conversation,
+    insert_message, list_conversations, note_activity, recent_messages, update_conversation,
+    Conversation, ConversationRow, ConversationUpdate, MessageBudget, NewMessage, Owner,
+    StoredMessage,
+};
 pub use error::StoreError;
 pub use migrations::{
     embedded_migrations, migrate, migrate_when_ready, migration_status, Migration, MigrationStatus,

@@ -5,7 +5,7 @@ use serde::Serialize;
 use tokio_postgres::{GenericClient, Row};
 
 use super::error::StoreError;
-use crate::domain::{Mode, TraceCursor};
+use crate::domain::{Mode, PageCursor};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -13,6 +13,8 @@ use uuid::Uuid;
 pub enum TraceStatus {
     Ok,
     Failed,
+    /// The client went away before the answer was whole; the call was stopped.
+    Cancelled,
 }
 
 impl TraceStatus {
@@ -20,6 +22,7 @@ impl TraceStatus {
         match self {
             TraceStatus::Ok => "ok",
             TraceStatus::Failed => "failed",
+            TraceStatus::Cancelled => "cancelled",
         }
     }
 }
@@ -43,6 +46,8 @@ pub struct NewTrace<'a> {
     pub completion_tokens: Option<i32>,
     /// The token that asked (none where authentication is off).
     pub token_id: Option<Uuid>,
+    /// The conversation's message it answers, if it was asked in one.
+    pub message_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -60,6 +65,7 @@ pub struct Trace {
     pub prompt_tokens: Option<i32>,
     pub completion_tokens: Option<i32>,
     pub token_id: Option<Uuid>,
+    pub message_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -79,13 +85,14 @@ impl From<&Row> for Trace {
             prompt_tokens: row.get("prompt_tokens"),
             completion_tokens: row.get("completion_tokens"),
             token_id: row.get("token_id"),
+            message_id: row.get("message_id"),
             created_at: row.get("created_at"),
         }
     }
 }
 
 const TRACE_COLUMNS: &str = "id, query, response, mode, persona, model, status, error, \
-     error_code, latency_ms, prompt_tokens, completion_tokens, token_id, created_at";
+     error_code, latency_ms, prompt_tokens, completion_tokens, token_id, message_id, created_at";
 
 /// Inserts a trace and returns its creation time.
 #[tracing::instrument(skip_all, fields(trace_id = %trace.id))]
@@ -97,8 +104,8 @@ pub async fn insert_trace(
         .query_one(
             "INSERT INTO consciousness_traces \
              (id, query, response, mode, persona, model, status, error, error_code, \
-              latency_ms, prompt_tokens, completion_tokens, token_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+              latency_ms, prompt_tokens, completion_tokens, token_id, message_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id \
              RETURNING created_at",
             &[
@@ -115,6 +122,7 @@ pub async fn insert_trace(
                 &trace.prompt_tokens,
                 &trace.completion_tokens,
                 &trace.token_id,
+                &trace.message_id,
             ],
         )
         .await?;
@@ -139,7 +147,7 @@ pub async fn get_trace(db: &impl GenericClient, id: Uuid) -> Result<Option<Trace
 pub async fn list_traces(
     db: &impl GenericClient,
     limit: i64,
-    before: Option<&TraceCursor>,
+    before: Option<&PageCursor>,
     token_id: Option<Uuid>,
 ) -> Result<Vec<Trace>, StoreError> {
     let rows = db
@@ -151,7 +159,7 @@ pub async fn list_traces(
                  ORDER BY created_at DESC, id DESC LIMIT $4"
             ),
             &[
-                &before.map(|c| c.created_at),
+                &before.map(|c| c.at),
                 &before.map(|c| c.id),
                 &token_id,
                 &limit,

@@ -11,8 +11,12 @@ use crate::kit::tokens::{
 };
 use crate::kit::{decode, error_code, fresh_database, settings, start_ollama, TestApp};
 
-/// Every route behind the door, with the scope it needs.
-fn routes(trace_id: &str) -> Vec<(Method, String, &'static str, Option<Value>)> {
+/// Every route behind the door, with the scope it needs (the deletions last).
+fn routes(
+    trace_id: &str,
+    conversation: &str,
+) -> Vec<(Method, String, &'static str, Option<Value>)> {
+    let conversation = format!("/api/conversations/{conversation}");
     vec![
         (
             Method::POST,
@@ -24,11 +28,32 @@ fn routes(trace_id: &str) -> Vec<(Method, String, &'static str, Option<Value>)> 
         (Method::GET, format!("/api/traces/{trace_id}"), "read", None),
         (Method::GET, "/api/personas".into(), "read", None),
         (
+            Method::POST,
+            "/api/conversations".into(),
+            "query",
+            Some(json!({})),
+        ),
+        (Method::GET, "/api/conversations".into(), "read", None),
+        (Method::GET, conversation.clone(), "read", None),
+        (
+            Method::PATCH,
+            conversation.clone(),
+            "query",
+            Some(json!({"title": "renamed"})),
+        ),
+        (
+            Method::POST,
+            format!("{conversation}/messages"),
+            "query",
+            Some(json!({"content": "hi"})),
+        ),
+        (
             Method::DELETE,
             format!("/api/traces/{trace_id}"),
             "admin",
             None,
         ),
+        (Method::DELETE, conversation, "admin", None),
     ]
 }
 
@@ -107,13 +132,14 @@ async fn every_route_refuses_each_bad_credential_and_serves_the_right_scope() {
     let app = TestApp::spawn_with(s, ollama).await;
     let (_, answered) = app.query(json!({"query": "to read and delete"})).await;
     let trace_id = answered["id"].as_str().unwrap().to_string();
+    let conversation = app.start_conversation(json!({})).await;
     let revoked = issue_token(&app.db_url, "revoked", ALL_SCOPES).await;
     revoke(&app.db_url, &revoked).await;
     let expired = issue_token(&app.db_url, "expired", ALL_SCOPES).await;
     expire(&app.db_url, &expired).await;
 
     let mut checked = 0;
-    for (method, path, scope, body) in routes(&trace_id) {
+    for (method, path, scope, body) in routes(&trace_id, &conversation) {
         let (wrong, right) = scoped_tokens(&app, scope).await;
         let cases = [
             Case::NoToken,
@@ -148,7 +174,7 @@ async fn every_route_refuses_each_bad_credential_and_serves_the_right_scope() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 35, "5 routes × 7 credentials");
+    assert_eq!(checked, 77, "11 routes × 7 credentials");
     app.stop().await;
 }
 

@@ -65,11 +65,10 @@ async fn a_call_is_cancelled_within_a_second_when_its_client_disconnects() {
     );
     let traces = app.traces().await;
     assert_eq!(traces.len(), 1, "the question is kept");
-    assert_eq!(traces[0].status, "failed");
-    assert!(
-        traces[0].error.as_deref().unwrap().contains("cancelled"),
-        "{:?}",
-        traces[0].error
+    assert_eq!(traces[0].status, "cancelled", "{:?}", traces[0]);
+    assert_eq!(
+        traces[0].error_code.as_deref(),
+        Some("client_closed_request")
     );
     app.stop().await;
 }

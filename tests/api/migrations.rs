@@ -69,3 +69,52 @@ async fn status_on_an_empty_database_lists_everything_as_pending() {
     assert!(status.applied.is_empty());
     assert_eq!(status.pending, embedded_migrations());
 }
+
+/// The migrations as this test binary embeds them, to stop part way (the same files, so
+/// refinery sees the same checksums when maia applies the rest).
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_question_whose_client_left_before_v7_becomes_cancelled() {
+    let db = fresh_database().await;
+    let mut client = psql(&db.url).await;
+    embedded::migrations::runner()
+        .set_target(refinery::Target::Version(6))
+        .run_async(&mut client)
+        .await
+        .expect("migrations up to V6");
+    client
+        .batch_execute(
+            "INSERT INTO consciousness_traces \
+             (id, query, mode, model, status, error, error_code, latency_ms) VALUES \
+             ('00000000-0000-4000-8000-000000000001', 'left', 'fast', 'm', 'failed', \
+              'cancelled: the client disconnected before the answer', 'client_closed_request', 5), \
+             ('00000000-0000-4000-8000-000000000002', 'timed out', 'fast', 'm', 'failed', \
+              'Ollama sent nothing for 1 s', 'llm_timeout', 5)",
+        )
+        .await
+        .expect("traces from before V7");
+
+    let applied = migrate(&database_settings(&db.url).database)
+        .await
+        .expect("the rest");
+
+    assert_eq!(applied.first().map(|m| m.0), Some(7), "{applied:?}");
+    let rows = client
+        .query(
+            "SELECT query, status FROM consciousness_traces ORDER BY query",
+            &[],
+        )
+        .await
+        .unwrap();
+    let statuses: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        statuses,
+        [
+            ("left".to_string(), "cancelled".to_string()),
+            ("timed out".to_string(), "failed".to_string())
+        ]
+    );
+}

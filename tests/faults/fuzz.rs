@@ -1,5 +1,6 @@
 //! R5: arbitrary bytes and JSON shapes sent to every endpoint of an in-process app: every
-//! request gets an answer (no panic, no dropped connection), never a 5xx, always JSON.
+//! request gets an answer (no panic, no dropped connection), never a 5xx, always JSON (or
+//! a stream of events whose every datum is JSON).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -13,7 +14,10 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use reqwest::{Method, Url};
 use serde_json::Value;
 
-use crate::kit::{wait_for_200, TestApp, MODEL};
+use crate::kit::{psql, wait_for_200, TestApp, MODEL};
+
+/// A conversation the requests may name (stored before they run).
+const CONVERSATION: &str = "2f0b6c1e-8d5a-4c3e-9b7a-1d2e3f405162";
 
 /// How often each status was answered, reported at the end (a run that never reached the
 /// handlers proves little).
@@ -124,15 +128,25 @@ fn query_shaped() -> impl Strategy<Value = Value> {
         field(&["fast", "deep", "FAST", "slow"]),
         field(&["socratic", "pragmatist", "coach", "nobody", "../etc"]),
         field(&[MODEL, "llama3.2", "../../x", "a b"]),
+        (
+            field(&["Hello again", "", "\u{0}", "two\nlines"]),
+            proptest::option::of(prop_oneof![
+                any::<bool>().prop_map(Value::from),
+                json_value()
+            ]),
+        ),
         btree_map("[a-z]{1,6}", json_value(), 0..3),
     )
-        .prop_map(|(query, mode, persona, model, extra)| {
+        .prop_map(|(query, mode, persona, model, (content, stream), extra)| {
             let mut object: serde_json::Map<String, Value> = extra.into_iter().collect();
             for (key, value) in [
                 ("query", query),
                 ("mode", mode),
                 ("persona", persona),
                 ("model", model),
+                ("content", content.clone()),
+                ("title", content),
+                ("stream", stream),
             ] {
                 if let Some(v) = value {
                     object.insert(key.into(), v);
@@ -178,6 +192,10 @@ fn endpoint() -> impl Strategy<Value = (Method, Vec<String>)> {
         text.prop_map(|s| s.to_string()),
         any::<u128>().prop_map(|n| uuid::Uuid::from_u128(n).to_string()),
     ];
+    let conversation_id = prop_oneof![
+        3 => Just(CONVERSATION.to_string()),
+        1 => text.prop_map(|s| s.to_string()),
+    ];
     let get = |parts: &'static [&'static str]| Just((Method::GET, path(parts)));
     prop_oneof![
         1 => get(&["livez"]),
@@ -196,6 +214,21 @@ fn endpoint() -> impl Strategy<Value = (Method, Vec<String>)> {
             trace_id,
         )
             .prop_map(|(m, id)| (m, vec!["api".into(), "traces".into(), id])),
+        2 => (
+            proptest::sample::select(vec![Method::GET, Method::POST]),
+            Just(path(&["api", "conversations"])),
+        ),
+        4 => (
+            proptest::sample::select(vec![Method::GET, Method::PATCH, Method::DELETE, Method::POST]),
+            conversation_id,
+        )
+            .prop_map(|(m, id)| {
+                let mut segments = vec!["api".into(), "conversations".into(), id];
+                if m == Method::POST {
+                    segments.push("messages".into());
+                }
+                (m, segments)
+            }),
         2 => (any_method(), vec(text, 0..4)),
         2 => (
             any_method(),
@@ -303,9 +336,16 @@ async fn check(http: &reqwest::Client, token: &str, base: &Url, r: Request) -> R
     if response.headers().get("x-request-id").is_none() {
         return Err(format!("{} {url}: {status} without x-request-id", r.method));
     }
+    let streamed = response
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
     let text = response.text().await.map_err(|e| e.to_string())?;
     if r.method == Method::HEAD || status == 204 {
         return Ok(());
+    }
+    if streamed {
+        return events_are_json(&text).map_err(|e| format!("{} {url}: {status} {e}", r.method));
     }
     let body: Value = serde_json::from_str(&text).map_err(|_| {
         format!(
@@ -319,6 +359,23 @@ async fn check(http: &reqwest::Client, token: &str, base: &Url, r: Request) -> R
         return Err(format!("{} {url}: {status} {body}", r.method));
     }
     Ok(())
+}
+
+/// Every `data:` line of a stream of events is JSON, and the stream ends with `done` or
+/// `error`.
+fn events_are_json(text: &str) -> Result<(), String> {
+    let mut last = "";
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("event: ") {
+            last = name;
+        } else if let Some(data) = line.strip_prefix("data: ") {
+            serde_json::from_str::<Value>(data).map_err(|_| format!("data not JSON: {data:?}"))?;
+        }
+    }
+    match last {
+        "done" | "error" => Ok(()),
+        _ => Err(format!("a stream that ended with {last:?}: {text:?}")),
+    }
 }
 
 /// Sends `bytes` on a raw connection and reads what comes back; a status, if any, must be
@@ -375,6 +432,16 @@ fn arbitrary_requests_to_every_endpoint_get_a_json_answer_never_a_5xx() {
         .build()
         .unwrap();
     let app = rt.block_on(TestApp::spawn());
+    rt.block_on(async {
+        psql(&app.db_url)
+            .await
+            .execute(
+                &format!("INSERT INTO conversations (id, mode) VALUES ('{CONVERSATION}', 'fast')"),
+                &[],
+            )
+            .await
+            .expect("a conversation to name")
+    });
     let app_port = app.port;
     let base = Url::parse(&app.url("/")).unwrap();
     let http = app.anonymous.clone();

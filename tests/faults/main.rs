@@ -7,6 +7,8 @@
 //! - R5 `fuzz`: arbitrary bytes and JSON shapes to every endpoint.
 //! - R6 `db_stall`: a database that stops answering without refusing anything.
 //! - R7 `slow_clients`: a slowloris under a low open-files limit.
+//! - R8 `streams`: a streamed answer's client leaving, Ollama dying mid-stream, SIGTERM
+//!   with fifty streams open.
 
 #[path = "../kit/mod.rs"]
 mod kit;
@@ -18,3 +20,4 @@ mod fuzz;
 mod ollama;
 mod sigterm;
 mod slow_clients;
+mod streams;

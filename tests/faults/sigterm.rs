@@ -6,11 +6,11 @@ use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
 use crate::kit::database::Database;
-use crate::kit::process::serve;
+use crate::kit::process::serve_when_ready;
 use crate::kit::tokens::{issue_token, ALL_SCOPES};
 use crate::kit::traces::has_ok_trace;
-use crate::kit::{decode, free_port, fresh_database, http_client, maia, start_ollama};
-use crate::kit::{stored_traces, wait_for_200, Behavior, FakeOllama, Process, QUERY_PATH};
+use crate::kit::{decode, fresh_database, http_client, start_ollama};
+use crate::kit::{stored_traces, Behavior, FakeOllama, Process, QUERY_PATH};
 
 const IN_FLIGHT: usize = 8;
 const OLLAMA_DELAY: Duration = Duration::from_millis(1500);
@@ -46,17 +46,7 @@ async fn wait_until_all_at_ollama(ollama: &FakeOllama) {
 /// `maia serve` on `db` and `ollama` with `grace` seconds of shutdown grace, once ready:
 /// the process and its base URL.
 async fn start_server(db: &Database, ollama: &FakeOllama, grace: u64) -> (Process, String) {
-    let port = free_port();
-    let mut command = serve(maia(), port, &db.url, &ollama.url());
-    command.env("MAIA_HTTP__SHUTDOWN_GRACE", grace.to_string());
-    let server = Process::spawn(command);
-    let base = format!("http://127.0.0.1:{port}");
-    assert!(
-        wait_for_200(&format!("{base}/readyz"), Duration::from_secs(20)).await,
-        "never ready; its log:\n{}",
-        server.log()
-    );
-    (server, base)
+    serve_when_ready(&db.url, &ollama.url(), grace, &[]).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

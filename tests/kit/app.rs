@@ -119,6 +119,18 @@ impl TestApp {
         decode(response).await
     }
 
+    /// `POST path` with `body` (which asks for a stream): its events as they come.
+    pub async fn stream(&self, path: &str, body: &Value) -> super::sse::EventStream {
+        super::sse::open(&self.http, &self.url(path), body).await
+    }
+
+    /// `POST /api/conversations` with `body`: the new conversation's id.
+    pub async fn start_conversation(&self, body: Value) -> String {
+        let (status, conversation) = self.post_json("/api/conversations", &body).await;
+        assert_eq!(status, 201, "{conversation}");
+        conversation["id"].as_str().expect("an id").to_string()
+    }
+
     /// `POST /api/consciousness/query` with `body`.
     pub async fn query(&self, body: Value) -> (u16, Value) {
         self.post_json(QUERY_PATH, &body).await

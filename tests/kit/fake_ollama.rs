@@ -11,16 +11,20 @@
 //! its own.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
+use std::os::fd::AsFd;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
-use actix_web::{App, HttpResponse, HttpServer};
-use futures_util::stream::{self, StreamExt};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
+use futures_util::stream::{self, Stream, StreamExt};
 use serde_json::{json, Map, Value};
 
 /// Ollama's version, as `/api/version` reports it.
@@ -76,6 +80,9 @@ struct Shared {
     config: Mutex<Config>,
     chat_requests: Mutex<Vec<Value>>,
     requests: AtomicUsize,
+    /// When each streamed answer cut off by its client (the connection closed before the
+    /// body's end) was dropped.
+    cut_streams: Mutex<Vec<Instant>>,
 }
 
 impl Shared {
@@ -109,6 +116,7 @@ impl FakeOllama {
             }),
             chat_requests: Mutex::new(Vec::new()),
             requests: AtomicUsize::new(0),
+            cut_streams: Mutex::new(Vec::new()),
         });
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake Ollama");
         let addr = listener.local_addr().expect("the fake Ollama's address");
@@ -126,6 +134,7 @@ impl FakeOllama {
                 .default_service(web::to(not_found))
         })
         .workers(1)
+        .on_connect(keep_socket)
         .disable_signals()
         .listen(listener)
         .expect("listen on the fake Ollama's socket")
@@ -175,6 +184,16 @@ impl FakeOllama {
 
     pub fn chat_count(&self) -> usize {
         self.shared.chats().len()
+    }
+
+    /// When each streamed answer whose client closed the connection before the answer's
+    /// end was given up, in order: maia hanging up on a model mid-answer.
+    pub fn cut_streams(&self) -> Vec<Instant> {
+        self.shared
+            .cut_streams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Every HTTP request received, on any path (probes included).
@@ -267,8 +286,15 @@ fn canonical(name: &str) -> String {
     }
 }
 
-async fn chat(shared: web::Data<Shared>, body: Bytes) -> HttpResponse {
-    let (request, model) = match accept(&shared, &body) {
+async fn chat(req: HttpRequest, shared: web::Data<Shared>, body: Bytes) -> HttpResponse {
+    let socket = req.conn_data::<Socket>().and_then(|s| s.0.try_clone().ok());
+    answer_chat(Peer { shared, socket }, body).await
+}
+
+#[allow(clippy::too_many_lines, reason = "one short arm per behaviour")]
+async fn answer_chat(to: Peer, body: Bytes) -> HttpResponse {
+    let shared = &to.shared;
+    let (request, model) = match accept(shared, &body) {
         Ok(accepted) => accepted,
         Err((status, refusal)) => return json_response(status, &refusal),
     };
@@ -301,9 +327,9 @@ async fn chat(shared: web::Data<Shared>, body: Bytes) -> HttpResponse {
             lines.push(final_line(&request, &model, &reply, omit));
             if !streaming {
                 tokio::time::sleep(pause * lines.len() as u32).await;
-                return answer(&request, &model, &reply, false, split, omit);
+                return whole_answer(&request, &model, &reply, omit);
             }
-            return paced(lines, pause);
+            return paced(&to, lines, pause);
         }
         Behavior::StallAfter(count) => {
             if !streaming {
@@ -313,7 +339,7 @@ async fn chat(shared: web::Data<Shared>, body: Bytes) -> HttpResponse {
             let lines = piece_lines(&model, &pieces[..count.min(pieces.len())]);
             let body = stream::iter(lines.into_iter().map(Ok::<Bytes, Infallible>))
                 .chain(stream::pending());
-            return ndjson_response().streaming(body);
+            return ndjson_response().streaming(Noted::new(&to, body));
         }
         Behavior::MidStreamError(message) => {
             if !streaming {
@@ -323,10 +349,28 @@ async fn chat(shared: web::Data<Shared>, body: Bytes) -> HttpResponse {
             let keep = pieces.len().div_ceil(2).max(1).min(pieces.len());
             let mut lines = piece_lines(&model, &pieces[..keep]);
             lines.push(line(&error_body(&message)));
-            return ndjson(lines, split);
+            return ndjson(&to, lines, split);
         }
     };
-    answer(&request, &model, &reply, streaming, split, omit)
+    answer(&to, &request, &model, &reply, streaming, (split, omit))
+}
+
+/// `reply` as one JSON object, or streamed as NDJSON pieces and a final object (cut as
+/// `split` says, the zero counts left out as `omit` says).
+fn answer(
+    to: &Peer,
+    request: &Map<String, Value>,
+    model: &str,
+    reply: &str,
+    streaming: bool,
+    (split, omit): (bool, bool),
+) -> HttpResponse {
+    if !streaming {
+        return whole_answer(request, model, reply, omit);
+    }
+    let mut lines = piece_lines(model, &pieces(reply));
+    lines.push(final_line(request, model, reply, omit));
+    ndjson(to, lines, split)
 }
 
 /// Records the request, then checks it as Ollama does: a JSON object naming a model the
@@ -365,26 +409,22 @@ fn accept(
     Ok((request, model))
 }
 
-/// `reply` as one JSON object, or streamed as NDJSON pieces and a final object.
-fn answer(
+/// `reply` as one JSON object, as Ollama answers `"stream": false`.
+fn whole_answer(
     request: &Map<String, Value>,
     model: &str,
     reply: &str,
-    streaming: bool,
-    split: bool,
     omit: bool,
 ) -> HttpResponse {
     let pieces = pieces(reply);
-    let prompt_tokens = prompt_eval_count(request);
-    let eval_count = pieces.len().max(1) as u64;
-    if !streaming {
-        let mut object = message_object(model, pieces.len(), reply, true);
-        add_final_data(&mut object, prompt_tokens, eval_count, omit);
-        return json_response(StatusCode::OK, &Value::Object(object));
-    }
-    let mut lines = piece_lines(model, &pieces);
-    lines.push(final_line(request, model, reply, omit));
-    ndjson(lines, split)
+    let mut object = message_object(model, pieces.len(), reply, true);
+    add_final_data(
+        &mut object,
+        prompt_eval_count(request),
+        pieces.len().max(1) as u64,
+        omit,
+    );
+    json_response(StatusCode::OK, &Value::Object(object))
 }
 
 /// The last NDJSON line of a streamed `reply`: done, with the counts.
@@ -518,19 +558,19 @@ fn ndjson_response() -> actix_web::HttpResponseBuilder {
 }
 
 /// A 200 NDJSON body, each line `pause` after the one before (the first too).
-fn paced(lines: Vec<Bytes>, pause: Duration) -> HttpResponse {
+fn paced(to: &Peer, lines: Vec<Bytes>, pause: Duration) -> HttpResponse {
     let body = stream::iter(lines).then(move |line| async move {
         tokio::time::sleep(pause).await;
         Ok::<Bytes, Infallible>(line)
     });
-    ndjson_response().streaming(body)
+    ndjson_response().streaming(Noted::new(to, body))
 }
 
 /// A 200 NDJSON body written line by line, or cut across lines and characters.
-fn ndjson(lines: Vec<Bytes>, split: bool) -> HttpResponse {
+fn ndjson(to: &Peer, lines: Vec<Bytes>, split: bool) -> HttpResponse {
     if !split {
         let body = stream::iter(lines.into_iter().map(Ok::<Bytes, Infallible>));
-        return ndjson_response().streaming(body);
+        return ndjson_response().streaming(Noted::new(to, body));
     }
     let all: Vec<u8> = lines.iter().flat_map(|l| l.iter().copied()).collect();
     let chunks = split_bytes(&all);
@@ -538,7 +578,101 @@ fn ndjson(lines: Vec<Bytes>, split: bool) -> HttpResponse {
         tokio::time::sleep(SPLIT_PAUSE).await;
         Ok::<Bytes, Infallible>(chunk)
     });
-    ndjson_response().streaming(body)
+    ndjson_response().streaming(Noted::new(to, body))
+}
+
+/// A second handle on a connection's socket, made when it is accepted: actix notices a
+/// client that hangs up only when it next writes, and a stalled answer writes nothing.
+struct Socket(std::net::TcpStream);
+
+fn keep_socket(connection: &dyn std::any::Any, data: &mut actix_web::dev::Extensions) {
+    let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() else {
+        return;
+    };
+    if let Ok(fd) = tcp.as_fd().try_clone_to_owned() {
+        data.insert(Socket(std::net::TcpStream::from(fd)));
+    }
+}
+
+/// Who an answer goes to: the fake's state, and the client's socket if it is known.
+struct Peer {
+    shared: web::Data<Shared>,
+    socket: Option<std::net::TcpStream>,
+}
+
+/// Resolves once the client at the other end of `socket` has closed it (peeking only).
+async fn hung_up(socket: std::net::TcpStream) {
+    let Ok(socket) = tokio::net::TcpStream::from_std(socket) else {
+        return std::future::pending().await;
+    };
+    let mut byte = [0u8; 1];
+    // Zero bytes (or an error) is the end; anything else, a client still talking.
+    if let Ok(1..) = socket.peek(&mut byte).await {
+        std::future::pending::<()>().await;
+    }
+}
+
+type Body = Pin<Box<dyn Stream<Item = Result<Bytes, Infallible>>>>;
+
+/// A streamed body that notes when its client hung up before its end: seen on the socket
+/// while the body waits, or when actix drops it after a write failed.
+struct Noted {
+    body: Body,
+    shared: web::Data<Shared>,
+    hung_up: Option<Pin<Box<dyn Future<Output = ()>>>>,
+    ended: bool,
+}
+
+impl Noted {
+    fn new(to: &Peer, body: impl Stream<Item = Result<Bytes, Infallible>> + 'static) -> Noted {
+        let socket = to.socket.as_ref().and_then(|s| s.try_clone().ok());
+        Noted {
+            body: Box::pin(body),
+            shared: to.shared.clone(),
+            hung_up: socket.map(|s| Box::pin(hung_up(s)) as Pin<Box<dyn Future<Output = ()>>>),
+            ended: false,
+        }
+    }
+
+    /// The client left before the end: noted once, and the body ends here.
+    fn cut(&mut self) {
+        if !self.ended {
+            self.ended = true;
+            let mut cut = self
+                .shared
+                .cut_streams
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            cut.push(Instant::now());
+        }
+    }
+}
+
+impl Stream for Noted {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        if let Some(hung_up) = self.hung_up.as_mut() {
+            if hung_up.as_mut().poll(cx).is_ready() {
+                self.cut();
+                return Poll::Ready(None);
+            }
+        }
+        let next = self.body.as_mut().poll_next(cx);
+        if let Poll::Ready(None) = next {
+            self.ended = true;
+        }
+        next
+    }
+}
+
+impl Drop for Noted {
+    fn drop(&mut self) {
+        self.cut();
+    }
 }
 
 /// Cuts `all` at most every `SPLIT_SIZE` bytes and after the first byte of every

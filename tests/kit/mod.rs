@@ -18,6 +18,7 @@
 //!   read, connections kept open, other loopback addresses as other clients.
 //! - [`tokens`]: access tokens stored for a test, and clients that send them.
 //! - [`traces`]: the rows of `consciousness_traces` as a typed [`Trace`].
+//! - [`sse`]: a streamed answer read event by event.
 //! - [`scratch`]: a temporary directory removed on drop.
 //! - [`fake_ollama`]: an in-process Ollama speaking its wire protocol.
 //! - [`silent_ollama`]: an "Ollama" that never answers and notes when maia hangs up.
@@ -58,6 +59,7 @@ pub mod raw;
 pub mod scratch;
 pub mod settings;
 pub mod silent_ollama;
+pub mod sse;
 pub mod stall_proxy;
 pub mod tokens;
 pub mod traces;

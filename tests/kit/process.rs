@@ -184,3 +184,25 @@ impl Drop for Process {
         }
     }
 }
+
+/// `maia serve` on `db_url` (migrated on start) and `ollama_url` with `grace` seconds of
+/// shutdown grace and the environment `more`, once ready: the process and its base URL.
+pub async fn serve_when_ready(
+    db_url: &str,
+    ollama_url: &str,
+    grace: u64,
+    more: &[(&str, &str)],
+) -> (Process, String) {
+    let port = super::http::free_port();
+    let mut command = serve(maia(), port, db_url, ollama_url);
+    command.env("MAIA_HTTP__SHUTDOWN_GRACE", grace.to_string());
+    command.envs(more.iter().copied());
+    let server = Process::spawn(command);
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(
+        super::http::wait_for_200(&format!("{base}/readyz"), Duration::from_secs(20)).await,
+        "never ready; its log:\n{}",
+        server.log()
+    );
+    (server, base)
+}

@@ -1,4 +1,4 @@
-//! What maia stored: the rows of `consciousness_traces`, typed.
+//! What maia stored: the rows of `consciousness_traces` and `messages`, typed.
 
 use uuid::Uuid;
 
@@ -10,7 +10,7 @@ pub struct Trace {
     pub id: Uuid,
     pub query: String,
     pub response: Option<String>,
-    /// `ok` or `failed`.
+    /// `ok`, `failed` or `cancelled`.
     pub status: String,
     pub error: Option<String>,
     /// The failure's code (`llm_timeout`, ...).
@@ -23,6 +23,8 @@ pub struct Trace {
     pub completion_tokens: Option<i32>,
     /// The token that asked.
     pub token_id: Option<Uuid>,
+    /// The conversation's question it answers.
+    pub message_id: Option<Uuid>,
 }
 
 impl Trace {
@@ -37,7 +39,7 @@ pub async fn stored_traces(db_url: &str) -> Vec<Trace> {
         .await
         .query(
             "SELECT id, query, response, status, error, error_code, model, mode, persona, \
-             prompt_tokens, completion_tokens, token_id FROM consciousness_traces \
+             prompt_tokens, completion_tokens, token_id, message_id FROM consciousness_traces \
              ORDER BY created_at DESC, id DESC",
             &[],
         )
@@ -57,6 +59,7 @@ pub async fn stored_traces(db_url: &str) -> Vec<Trace> {
             prompt_tokens: row.get("prompt_tokens"),
             completion_tokens: row.get("completion_tokens"),
             token_id: row.get("token_id"),
+            message_id: row.get("message_id"),
         })
         .collect()
 }
@@ -64,4 +67,37 @@ pub async fn stored_traces(db_url: &str) -> Vec<Trace> {
 /// Whether `traces` holds an `ok` trace with this id.
 pub fn has_ok_trace(traces: &[Trace], id: Uuid) -> bool {
     traces.iter().any(|t| t.id == id && t.is_ok())
+}
+
+/// One row of `messages`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    /// `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+    /// An answer's trace.
+    pub trace_id: Option<Uuid>,
+}
+
+/// Every message stored in the database at `db_url`, in order.
+pub async fn stored_messages(db_url: &str) -> Vec<StoredMessage> {
+    psql(db_url)
+        .await
+        .query(
+            "SELECT id, conversation_id, role, content, trace_id FROM messages ORDER BY seq",
+            &[],
+        )
+        .await
+        .expect("select messages")
+        .iter()
+        .map(|row| StoredMessage {
+            id: row.get("id"),
+            conversation_id: row.get("conversation_id"),
+            role: row.get("role"),
+            content: row.get("content"),
+            trace_id: row.get("trace_id"),
+        })
+        .collect()
 }

@@ -1,5 +1,6 @@
 //! Every route, registered in one place.
 
+mod conversations;
 mod health;
 mod personas;
 mod query;
@@ -41,6 +42,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             resource("/api/personas", GET).route(scoped(get().to(personas::list), Scope::Read)),
+        )
+        .service(
+            resource("/api/conversations", "GET, HEAD, POST")
+                .route(scoped(get().to(conversations::list), Scope::Read))
+                .route(scoped(web::post().to(conversations::start), Scope::Query)),
+        )
+        .service(
+            resource("/api/conversations/{id}", "GET, HEAD, PATCH, DELETE")
+                .route(scoped(get().to(conversations::get), Scope::Read))
+                .route(scoped(web::patch().to(conversations::change), Scope::Query))
+                .route(scoped(
+                    web::delete().to(conversations::delete),
+                    Scope::Admin,
+                )),
+        )
+        .service(
+            resource("/api/conversations/{id}/messages", "POST")
+                .route(scoped(web::post().to(conversations::message), Scope::Query)),
         );
 }
 

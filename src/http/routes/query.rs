@@ -1,4 +1,5 @@
-//! `POST /api/consciousness/query`: a question in, an answer out, the trace kept.
+//! `POST /api/consciousness/query`: a question in, an answer out (whole, or streamed as
+//! server-sent events with `"stream": true`), the trace kept.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -7,6 +8,7 @@ use crate::domain::Question;
 use crate::http::disconnect::client_gone;
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
+use crate::http::sse;
 use crate::http::state::AppState;
 use crate::service::Caller;
 
@@ -17,6 +19,8 @@ pub struct QueryBody {
     mode: Option<String>,
     persona: Option<String>,
     model: Option<String>,
+    /// The answer as server-sent events, as it is written.
+    stream: Option<bool>,
 }
 
 pub async fn query(
@@ -31,6 +35,13 @@ pub async fn query(
         body.persona.as_deref(),
         body.model.as_deref(),
     )?;
+    if body.stream == Some(true) {
+        let events = state
+            .services
+            .ask_streaming(question, caller.token_id, client_gone(&req))
+            .await?;
+        return Ok(sse::answer_stream(events, state.stream_heartbeat, |f| f));
+    }
     let answered = state
         .services
         .ask(question, caller.token_id, client_gone(&req))

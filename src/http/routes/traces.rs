@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::domain::TraceCursor;
+use crate::domain::PageCursor;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::service::Caller;
@@ -26,8 +26,8 @@ fn parse_id(text: &str) -> Result<Uuid, ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("{text:?} is not a trace id (a UUID)")))
 }
 
-fn parse_cursor(text: &str) -> Result<TraceCursor, ApiError> {
-    TraceCursor::parse(text).map_err(|e| ApiError::BadRequest(e.to_string()))
+pub(super) fn parse_cursor(text: &str) -> Result<PageCursor, ApiError> {
+    PageCursor::parse(text).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 fn parse_token_id(text: &str) -> Result<Uuid, ApiError> {
@@ -35,7 +35,7 @@ fn parse_token_id(text: &str) -> Result<Uuid, ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("{text:?} is not a token id (a UUID)")))
 }
 
-fn parse_limit(text: Option<&str>) -> Result<i64, ApiError> {
+pub(super) fn parse_limit(text: Option<&str>) -> Result<i64, ApiError> {
     match text {
         None => Ok(DEFAULT_LIMIT),
         Some(text) => match text.parse::<i64>() {

@@ -1,0 +1,359 @@
+//! One answer from the model, as it is written: what every caller that asks the model
+//! with a list of messages uses (a streamed query, a conversation's message, and an
+//! OpenAI-compatible route). A task drives Ollama's answer stream and forwards its pieces
+//! through a bounded channel; whatever ends it (the answer done, Ollama failing, the
+//! client leaving, the server stopping), the task stores the trace, exactly once.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use uuid::Uuid;
+
+use super::asked::Asked;
+use super::asked::{elapsed_ms, status_after};
+use super::error::ServiceError;
+use super::in_flight::Unanswered;
+use super::services::Services;
+use crate::llm::chat::{ChatOptions, Message, Piece};
+use crate::llm::LlmError;
+use crate::store::{NewMessage, NewTrace, TraceStatus};
+
+/// Pieces of an answer waiting for a client that reads slower than the model writes; past
+/// that, the model's stream is read no further until the client catches up.
+pub const STREAM_BUFFER: usize = 64;
+
+/// What to ask the model, and what the trace records.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub asked: Asked,
+    /// The whole chat: a system prompt, earlier messages, the question last.
+    pub messages: Vec<Message>,
+    pub options: Option<ChatOptions>,
+    /// Where the answer goes in a conversation, if it was asked in one.
+    pub reply: Option<Reply>,
+}
+
+/// The message an answer becomes: stored with its trace, in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Reply {
+    pub conversation_id: Uuid,
+    pub message_id: Uuid,
+}
+
+/// What a caller reads of an answer, in order: text, then `Done` or `Failed`, then nothing.
+/// A client that left gets nothing more (there is nobody to tell).
+#[derive(Debug)]
+pub enum AnswerEvent {
+    Text(String),
+    /// The answer is whole, and its trace (and message) stored.
+    Done(Finished),
+    /// The answer stopped; its trace is stored (as failed, with the text so far) if the
+    /// database allowed.
+    Failed(ServiceError),
+}
+
+/// An answer stored: what `done` says.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finished {
+    /// The answer's message, in a conversation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<Uuid>,
+    pub trace_id: Uuid,
+    pub model: String,
+    pub latency_ms: i32,
+    pub prompt_tokens: Option<i32>,
+    pub completion_tokens: Option<i32>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An answer being written. Dropping it tells the task the client is gone.
+pub struct AnswerEvents {
+    events: mpsc::Receiver<AnswerEvent>,
+}
+
+impl AnswerEvents {
+    /// The next event; `None` once the answer has ended.
+    pub async fn next(&mut self) -> Option<AnswerEvent> {
+        self.events.recv().await
+    }
+
+    /// The whole answer, for a caller that does not stream: its text and what was stored.
+    pub async fn collect(mut self) -> Result<(String, Finished), ServiceError> {
+        let mut text = String::new();
+        loop {
+            match self.next().await {
+                Some(AnswerEvent::Text(piece)) => text.push_str(&piece),
+                Some(AnswerEvent::Done(finished)) => return Ok((text, finished)),
+                Some(AnswerEvent::Failed(error)) => return Err(error),
+                // Only a client that left ends it without a word.
+                None => return Err(LlmError::Cancelled.into()),
+            }
+        }
+    }
+}
+
+/// Resolves when the client has gone.
+type ClientGone = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// How an answer ended.
+enum Ending {
+    Answered {
+        prompt_tokens: Option<i32>,
+        completion_tokens: Option<i32>,
+    },
+    /// Ollama failed, or the client left (`LlmError::Cancelled`).
+    Failed(LlmError),
+    /// The server is stopping and the grace is nearly over.
+    Shutdown,
+}
+
+impl Services {
+    /// Starts answering `exchange` once a slot at the model is free: the answer then comes
+    /// from the result. What fails before that (every slot and the queue taken, the
+    /// client gone while waiting) is an error here, with the trace stored as failed.
+    /// `client_gone` resolves if the client disconnects; so does dropping the result.
+    pub async fn answer(
+        &self,
+        exchange: Exchange,
+        client_gone: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<AnswerEvents, ServiceError> {
+        let id = Uuid::new_v4();
+        let started = Instant::now();
+        let unanswered = Unanswered {
+            asked: exchange.asked.clone(),
+            started,
+        };
+        self.in_flight.register(id, unanswered);
+        let mut gone: ClientGone = Box::pin(client_gone);
+        let slot = tokio::select! {
+            slot = self.gate.enter() => slot,
+            () = &mut gone => Err(LlmError::Cancelled),
+        };
+        let slot = match slot {
+            Ok(slot) => slot,
+            Err(error) => {
+                let ending = Ending::Failed(error);
+                let event = self
+                    .keep(id, started, &exchange, String::new(), ending)
+                    .await;
+                self.in_flight.finish(id);
+                return Err(match event {
+                    Some(AnswerEvent::Failed(error)) => error,
+                    _ => LlmError::Cancelled.into(),
+                });
+            }
+        };
+        let (sender, events) = mpsc::channel(STREAM_BUFFER);
+        let services = self.clone();
+        tokio::spawn(services.run(id, started, exchange, slot, sender, gone));
+        Ok(AnswerEvents { events })
+    }
+
+    /// The task: the answer read and forwarded, then its trace stored and the end told.
+    async fn run(
+        self,
+        id: Uuid,
+        started: Instant,
+        exchange: Exchange,
+        slot: OwnedSemaphorePermit,
+        sender: mpsc::Sender<AnswerEvent>,
+        mut gone: ClientGone,
+    ) {
+        let mut text = String::new();
+        let ending = self.forward(&exchange, &sender, &mut gone, &mut text).await;
+        // Ollama's stream is closed by now; the slot is free for the next question.
+        drop(slot);
+        let last = self.keep(id, started, &exchange, text, ending).await;
+        // Not on drop: a task dropped at shutdown leaves its question to keep_unanswered.
+        self.in_flight.finish(id);
+        if let Some(event) = last {
+            // A client that left meanwhile misses it; the trace is stored either way.
+            let _ = sender.send(event).await;
+        }
+    }
+
+    /// Reads the model's answer into `text`, sending each piece on, until it ends. The
+    /// stream is dropped on return, which closes the connection: Ollama stops writing.
+    async fn forward(
+        &self,
+        exchange: &Exchange,
+        sender: &mpsc::Sender<AnswerEvent>,
+        gone: &mut ClientGone,
+        text: &mut String,
+    ) -> Ending {
+        let streams_end = self.streams_end.reached();
+        tokio::pin!(streams_end);
+        let cancelled = || Ending::Failed(LlmError::Cancelled);
+        let asked = &exchange.asked;
+        let opening =
+            self.llm
+                .chat_stream_with(&asked.model, &exchange.messages, exchange.options.as_ref());
+        let mut stream = tokio::select! {
+            biased;
+            () = &mut streams_end => return Ending::Shutdown,
+            () = gone.as_mut() => return cancelled(),
+            () = sender.closed() => return cancelled(),
+            opened = opening => match opened {
+                Ok(stream) => stream,
+                Err(error) => return Ending::Failed(error),
+            },
+        };
+        loop {
+            let piece = tokio::select! {
+                biased;
+                () = &mut streams_end => return Ending::Shutdown,
+                () = gone.as_mut() => return cancelled(),
+                () = sender.closed() => return cancelled(),
+                piece = stream.next() => piece,
+            };
+            let piece = match piece {
+                Ok(Some(Piece::Text(piece))) => piece,
+                Ok(Some(Piece::Done {
+                    prompt_tokens,
+                    completion_tokens,
+                })) => {
+                    return Ending::Answered {
+                        prompt_tokens,
+                        completion_tokens,
+                    }
+                }
+                Ok(None) => return Ending::Failed(LlmError::Upstream(ENDED_EARLY.into())),
+                Err(error) => return Ending::Failed(error),
+            };
+            text.push_str(&piece);
+            tokio::select! {
+                biased;
+                () = &mut streams_end => return Ending::Shutdown,
+                () = gone.as_mut() => return cancelled(),
+                sent = sender.send(AnswerEvent::Text(piece)) => if sent.is_err() {
+                    return cancelled();
+                },
+            }
+        }
+    }
+
+    /// Stores the trace of an answer that ended (and, answered in a conversation, its
+    /// message), logs how it ended, and says what to tell the client, if anyone is left.
+    async fn keep(
+        &self,
+        id: Uuid,
+        started: Instant,
+        exchange: &Exchange,
+        mut text: String,
+        ending: Ending,
+    ) -> Option<AnswerEvent> {
+        // PostgreSQL text cannot hold NUL; a model that emits one must not cost the answer.
+        if text.contains('\0') {
+            text = text.replace('\0', "\u{fffd}");
+        }
+        let error = match &ending {
+            Ending::Answered { .. } => None,
+            Ending::Failed(error) => Some(error.to_string()),
+            Ending::Shutdown => Some(self.shutdown_error()),
+        };
+        let base = exchange.asked.trace(id, elapsed_ms(started));
+        let trace = trace_of(base, &text, &ending, error.as_deref());
+        let reply = match (&ending, exchange.reply) {
+            (Ending::Answered { .. }, Some(reply)) => Some(NewMessage {
+                id: reply.message_id,
+                conversation_id: reply.conversation_id,
+                role: "assistant",
+                content: &text,
+                trace_id: Some(id),
+            }),
+            _ => None,
+        };
+        let saved = self.save_exchange(&trace, reply.as_ref()).await;
+        report(&trace, saved, ending, exchange.reply)
+    }
+}
+
+/// What a body that stopped before Ollama's final line is called.
+const ENDED_EARLY: &str = "Ollama's answer ended before its final line";
+
+/// The trace of an answer that ended so: answered with its text and counts, or stopped
+/// with the text so far (if any) and `error`.
+fn trace_of<'a>(
+    base: NewTrace<'a>,
+    text: &'a str,
+    ending: &Ending,
+    error: Option<&'a str>,
+) -> NewTrace<'a> {
+    let so_far = (!text.is_empty()).then_some(text);
+    match ending {
+        Ending::Answered {
+            prompt_tokens,
+            completion_tokens,
+        } => NewTrace {
+            response: Some(text),
+            prompt_tokens: *prompt_tokens,
+            completion_tokens: *completion_tokens,
+            ..base
+        },
+        Ending::Failed(e) => NewTrace {
+            status: status_after(e),
+            response: so_far,
+            error,
+            error_code: Some(e.code()),
+            ..base
+        },
+        Ending::Shutdown => NewTrace {
+            status: TraceStatus::Failed,
+            response: so_far,
+            error,
+            error_code: Some("shutdown"),
+            ..base
+        },
+    }
+}
+
+/// One log line on how the answer ended, and the event that tells the client.
+fn report(
+    trace: &NewTrace<'_>,
+    saved: Result<DateTime<Utc>, crate::store::StoreError>,
+    ending: Ending,
+    reply: Option<Reply>,
+) -> Option<AnswerEvent> {
+    let (id, model) = (trace.id, trace.model);
+    let chars = trace.response.map_or(0, |r| r.chars().count());
+    let created_at = match saved {
+        Ok(at) => at,
+        Err(e) => {
+            tracing::error!(trace_id = %id, model, outcome = ?trace.status, error = %e, "an answer ended and its trace could not be stored");
+            return match ending {
+                Ending::Failed(LlmError::Cancelled) => None,
+                _ => Some(AnswerEvent::Failed(e.into())),
+            };
+        }
+    };
+    match ending {
+        Ending::Answered { .. } => {
+            tracing::info!(trace_id = %id, model, latency_ms = trace.latency_ms, "answer streamed and stored");
+            Some(AnswerEvent::Done(Finished {
+                message_id: reply.map(|r| r.message_id),
+                trace_id: id,
+                model: model.to_string(),
+                latency_ms: trace.latency_ms,
+                prompt_tokens: trace.prompt_tokens,
+                completion_tokens: trace.completion_tokens,
+                created_at,
+            }))
+        }
+        Ending::Failed(LlmError::Cancelled) => {
+            tracing::info!(trace_id = %id, model, kept_chars = chars, "the client left mid-answer: the call to Ollama was stopped and the answer so far stored as cancelled");
+            None
+        }
+        Ending::Failed(e) => {
+            tracing::warn!(trace_id = %id, model, kept_chars = chars, error = %e, "the answer failed; stored as failed with the text so far");
+            Some(AnswerEvent::Failed(e.into()))
+        }
+        Ending::Shutdown => {
+            tracing::info!(trace_id = %id, model, kept_chars = chars, "maia is stopping: an answer still streaming was ended and stored as failed (shutdown)");
+            Some(AnswerEvent::Failed(ServiceError::ShuttingDown))
+        }
+    }
+}
