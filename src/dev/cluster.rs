@@ -193,7 +193,8 @@ impl Cluster {
 
     /// Makes `database` maia's own: the application role (its password made once, kept in
     /// `app.password`) owns it and what is in it, including what an older maia made as the
-    /// superuser. The URL to connect as that role.
+    /// superuser, and pgvector is there if the server has it. The URL to connect as that
+    /// role.
     pub async fn ensure_app_database(&self, database: &str) -> Result<Secret, ClusterError> {
         let password = read_or_make_password_file(&self.app_password_file())?;
         let session = Session::open(&self.url("postgres")).await?;
@@ -206,9 +207,12 @@ impl Cluster {
         session.close().await;
         done?;
         let session = Session::open(&self.url(database)).await?;
-        let handed_over = session
+        let mut handed_over = session
             .hand_over_database(database, Self::SUPERUSER, Self::APP_ROLE)
             .await;
+        if handed_over.is_ok() {
+            handed_over = session.enable_pgvector_if_there().await;
+        }
         session.close().await;
         handed_over?;
         Ok(Secret::new(self.url_as(

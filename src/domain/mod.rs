@@ -3,9 +3,11 @@
 mod access;
 mod conversation;
 mod cursor;
+mod document;
 mod question;
 
 pub use access::{Scope, Scopes, TokenHash, TokenName, TokenSecret};
 pub use conversation::{ConversationChange, NewConversation, Title};
 pub use cursor::PageCursor;
+pub use document::{parse_k, DocumentInput, MAX_DOCUMENT_BYTES};
 pub use question::{Mode, ModelName, PersonaName, Query, Question, ValidationError};

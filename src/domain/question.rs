@@ -39,6 +39,10 @@ pub enum ValidationError {
     BadTitle(String),
     #[error("nothing to change: send title or persona (null clears it)")]
     NothingToChange,
+    #[error("document is not valid: {0}")]
+    BadDocument(String),
+    #[error("k must be a whole number from 1 to 50, not {0:?}")]
+    BadK(String),
 }
 
 /// A question as asked: what, how (mode), as whom (persona), and with which model.

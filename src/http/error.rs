@@ -138,7 +138,15 @@ fn describe_service(error: &ServiceError) -> (StatusCode, &'static str, String) 
         ServiceError::Conflict(_) => (S::CONFLICT, "conflict", error.to_string()),
         ServiceError::Forbidden(_) => (S::FORBIDDEN, "insufficient_scope", error.to_string()),
         ServiceError::Store(e) => describe_store(e),
-        ServiceError::Llm(e) => describe_llm(e),
+        ServiceError::Llm(e) => describe_llm(e, true),
+        ServiceError::Embedding(e) => describe_llm(e, false),
+        // The operator's to fix, and nothing secret: the message says what to install or
+        // run.
+        ServiceError::KnowledgeUnavailable(state) => (
+            S::SERVICE_UNAVAILABLE,
+            "knowledge_unavailable",
+            state.to_string(),
+        ),
         ServiceError::ShuttingDown => (
             S::SERVICE_UNAVAILABLE,
             "shutdown",
@@ -183,8 +191,9 @@ fn describe_store(error: &StoreError) -> (StatusCode, &'static str, String) {
     }
 }
 
-fn describe_llm(error: &LlmError) -> (StatusCode, &'static str, String) {
-    const KEPT: &str = "the query was saved as failed";
+/// A failure of Ollama; `kept` when it cost a question, which was stored as failed.
+fn describe_llm(error: &LlmError, kept: bool) -> (StatusCode, &'static str, String) {
+    const KEPT: &str = "; the query was saved as failed";
     let (status, message) = match error {
         LlmError::Unreachable(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -222,7 +231,8 @@ fn describe_llm(error: &LlmError) -> (StatusCode, &'static str, String) {
             "the client disconnected before the answer".to_string(),
         ),
     };
-    (status, error.code(), format!("{message}; {KEPT}"))
+    let kept = if kept { KEPT } else { "" };
+    (status, error.code(), format!("{message}{kept}"))
 }
 
 /// The same reason is never worded to tell whether a token's name exists: the codes speak
@@ -257,7 +267,9 @@ fn headers(error: &ApiError) -> Vec<(header::HeaderName, String)> {
         ApiError::TooManyFailures(seconds) | ApiError::RateLimited(seconds) => {
             vec![(header::RETRY_AFTER, seconds.to_string())]
         }
-        ApiError::Service(ServiceError::Llm(LlmError::Busy)) => {
+        ApiError::Service(
+            ServiceError::Llm(LlmError::Busy) | ServiceError::Embedding(LlmError::Busy),
+        ) => {
             vec![(header::RETRY_AFTER, LLM_BUSY_RETRY_AFTER.to_string())]
         }
         // A place frees as soon as one of the client's other connections closes.

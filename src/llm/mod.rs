@@ -3,6 +3,7 @@
 
 pub mod chat;
 mod decode;
+pub mod embed;
 mod ndjson;
 
 use std::time::Duration;

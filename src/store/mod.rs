@@ -2,7 +2,9 @@
 //! migrations and the one database error.
 
 mod conversations;
+mod documents;
 mod error;
+mod knowledge;
 mod migrations;
 mod personas;
 mod pool;
@@ -16,7 +18,13 @@ pub use conversations::{
     Conversation, ConversationRow, ConversationUpdate, MessageBudget, NewMessage, Owner,
     StoredMessage,
 };
+pub use documents::{
+    delete_document, find_by_source, find_document, insert_chunks, insert_document, list_documents,
+    replace_document, search, set_search_breadth, Document, Hit, NewChunk, NewDocument,
+    SearchQuery, Shelf,
+};
 pub use error::StoreError;
+pub use knowledge::{knowledge_state, set_up_knowledge, EmbeddingSpace, KnowledgeState};
 pub use migrations::{
     embedded_migrations, migrate, migrate_when_ready, migration_status, Migration, MigrationStatus,
     SchemaMismatch, READY_WAIT,

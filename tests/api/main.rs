@@ -13,6 +13,7 @@ mod database;
 mod health;
 mod http;
 mod input;
+mod knowledge;
 mod llm_limits;
 mod migrations;
 mod ollama_stream;

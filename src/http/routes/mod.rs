@@ -1,6 +1,7 @@
 //! Every route, registered in one place.
 
 mod conversations;
+mod documents;
 mod health;
 mod personas;
 mod query;
@@ -60,7 +61,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/api/conversations/{id}/messages", "POST")
                 .route(scoped(web::post().to(conversations::message), Scope::Query)),
+        )
+        .service(
+            resource("/api/documents", "GET, HEAD, POST")
+                // A document may be larger than any other body.
+                .app_data(json_config_for_documents())
+                .route(scoped(get().to(documents::list), Scope::Read))
+                .route(scoped(web::post().to(documents::add), Scope::Query)),
+        )
+        .service(
+            resource("/api/documents/{id}", "GET, HEAD, DELETE")
+                .route(scoped(get().to(documents::get), Scope::Read))
+                .route(scoped(web::delete().to(documents::delete), Scope::Query)),
+        )
+        .service(
+            resource("/api/search", GET).route(scoped(get().to(documents::search), Scope::Read)),
         );
+}
+
+/// JSON bodies up to a document's size plus its title and source (and JSON's escapes).
+fn json_config_for_documents() -> web::JsonConfig {
+    super::extract::json_config_with_limit(2 * crate::domain::MAX_DOCUMENT_BYTES + 64 * 1024)
 }
 
 /// `GET`, and `HEAD` wherever `GET` is served (actix sends a `HEAD` answer without its
