@@ -2,7 +2,9 @@
 //!
 //! Endpoints: `GET /` ("Ollama is running"), `GET /api/version`, `GET /api/tags`,
 //! `POST /api/chat` (non-streaming JSON, or streaming NDJSON, Ollama's default), and a
-//! plain-text 404 for anything else, like Ollama's router. How `/api/chat` answers is
+//! plain-text 404 for anything else, like Ollama's router. A chat's `options.num_predict`
+//! is honoured as Ollama does: the answer stops after that many pieces, with
+//! `done_reason: "length"`. How `/api/chat` answers is
 //! chosen with [`FakeOllama::set_behavior`]; every chat request body is recorded.
 //!
 //! Part of the test kit (`kit::fake_ollama`); `kit::start_ollama` starts one with the
@@ -374,17 +376,34 @@ fn answer(
     split: bool,
     omit: bool,
 ) -> HttpResponse {
-    let pieces = pieces(reply);
+    let (reply, done_reason) = within_num_predict(request, reply);
+    let pieces = pieces(&reply);
     let prompt_tokens = prompt_eval_count(request);
     let eval_count = pieces.len().max(1) as u64;
     if !streaming {
-        let mut object = message_object(model, pieces.len(), reply, true);
-        add_final_data(&mut object, prompt_tokens, eval_count, omit);
+        let mut object = message_object(model, pieces.len(), &reply, true);
+        add_final_data(&mut object, prompt_tokens, eval_count, omit, done_reason);
         return json_response(StatusCode::OK, &Value::Object(object));
     }
     let mut lines = piece_lines(model, &pieces);
-    lines.push(final_line(request, model, reply, omit));
+    let mut last = message_object(model, pieces.len(), "", true);
+    add_final_data(&mut last, prompt_tokens, eval_count, omit, done_reason);
+    lines.push(line(&Value::Object(last)));
     ndjson(lines, split)
+}
+
+/// `reply` cut after `options.num_predict` pieces, if the request sets it and the reply is
+/// longer, and why the answer ended: `length` then, else `stop`.
+fn within_num_predict(request: &Map<String, Value>, reply: &str) -> (String, &'static str) {
+    let limit = request
+        .get("options")
+        .and_then(|o| o.get("num_predict"))
+        .and_then(Value::as_u64);
+    let pieces = pieces(reply);
+    match limit {
+        Some(n) if (n as usize) < pieces.len() => (pieces[..n as usize].concat(), "length"),
+        _ => (reply.to_string(), "stop"),
+    }
 }
 
 /// The last NDJSON line of a streamed `reply`: done, with the counts.
@@ -396,6 +415,7 @@ fn final_line(request: &Map<String, Value>, model: &str, reply: &str, omit: bool
         prompt_eval_count(request),
         pieces.len().max(1) as u64,
         omit,
+        "stop",
     );
     line(&Value::Object(last))
 }
@@ -493,8 +513,9 @@ fn add_final_data(
     prompt_tokens: u64,
     eval_count: u64,
     omit: bool,
+    done_reason: &str,
 ) {
-    object.insert("done_reason".into(), json!("stop"));
+    object.insert("done_reason".into(), json!(done_reason));
     object.insert("total_duration".into(), json!(TOTAL_DURATION));
     if !omit {
         object.insert("load_duration".into(), json!(LOAD_DURATION));
