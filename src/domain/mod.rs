@@ -1,9 +1,11 @@
 //! Values parsed once at the edge: once built, they are known good.
 
 mod access;
+mod completion;
 mod cursor;
 mod question;
 
 pub use access::{Scope, Scopes, TokenHash, TokenName, TokenSecret};
+pub use completion::{Completion, Sampling, Speaker, Turn};
 pub use cursor::TraceCursor;
-pub use question::{Mode, ModelName, Question, ValidationError};
+pub use question::{Mode, ModelName, PersonaName, Question, ValidationError};

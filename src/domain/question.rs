@@ -35,6 +35,9 @@ pub enum ValidationError {
     BadTokenName(String),
     #[error("unknown scope in {0:?}; the scopes are \"query\", \"read\" and \"admin\"")]
     UnknownScope(String),
+    /// A request parameter out of its range (the OpenAI-compatible routes name it).
+    #[error("{param}: {message}")]
+    BadParameter { param: String, message: String },
 }
 
 /// A question as asked: what, how (mode), as whom (persona), and with which model.

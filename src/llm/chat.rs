@@ -20,6 +20,7 @@ const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 pub enum Role {
     System,
     User,
+    Assistant,
 }
 
 /// One message of a chat, as Ollama takes it.
@@ -38,11 +39,34 @@ impl Message {
     }
 }
 
+/// How the model samples its answer: Ollama's `options`, each one it names. One left
+/// unset keeps the model's own default (its Modelfile's).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ChatOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    /// The most tokens the answer may have; Ollama then ends it with `done_reason: "length"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_predict: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f64>,
+}
+
 #[derive(Serialize)]
 struct ChatRequest<'a> {
     model: &'a str,
     messages: &'a [Message],
     stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    options: Option<&'a ChatOptions>,
 }
 
 /// The model's answer as it arrives. Dropping it closes the connection, which makes
@@ -77,11 +101,13 @@ impl Limits {
 }
 
 impl Llm {
-    /// Asks `model` to answer `messages`; the answer then streams from the result.
+    /// Asks `model` to answer `messages`, sampling as `options` say (none: the model's
+    /// defaults); the answer then streams from the result.
     pub async fn chat_stream(
         &self,
         model: &str,
         messages: &[Message],
+        options: Option<&ChatOptions>,
     ) -> Result<AnswerStream, LlmError> {
         let started = Instant::now();
         let limits = Limits {
@@ -96,6 +122,7 @@ impl Llm {
             model,
             messages,
             stream: true,
+            options,
         };
         let response = limits
             .within(self.http.post(url).json(&request).send())
@@ -124,7 +151,7 @@ impl Llm {
             messages.push(Message::new(Role::System, system));
         }
         messages.push(Message::new(Role::User, query));
-        let mut stream = self.chat_stream(model, &messages).await?;
+        let mut stream = self.chat_stream(model, &messages, None).await?;
         let mut content = String::new();
         loop {
             match stream.next().await? {
@@ -132,6 +159,7 @@ impl Llm {
                 Some(Piece::Done {
                     prompt_tokens,
                     completion_tokens,
+                    ..
                 }) => {
                     return Ok(Answer {
                         content,

@@ -1,7 +1,9 @@
-//! What maia does, apart from HTTP: answer a question and keep it, read and forget the
-//! history, list the personas. Handlers parse, call one of these, and respond.
+//! What maia does, apart from HTTP: answer a question (or an OpenAI client's chat
+//! completion) and keep it, read and forget the history, list the personas. Handlers
+//! parse, call one of these, and respond.
 
 mod auth;
+mod completion;
 mod error;
 mod gate;
 mod history;
@@ -14,6 +16,7 @@ mod throttle;
 mod tokens;
 
 pub use auth::{Authenticator, Caller, Credential, Refusal};
+pub use completion::{Completed, CompletionEvent, CompletionRun};
 pub use error::ServiceError;
 pub use services::Services;
 pub use throttle::Throttle;

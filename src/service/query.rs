@@ -210,7 +210,10 @@ impl Services {
     /// Stores a trace, retrying while the database is unavailable or busy; the insert is
     /// idempotent on its id. The retries together get one statement's bound, not one
     /// each: a stalled database must not multiply the client's wait.
-    async fn save_trace(&self, trace: &NewTrace<'_>) -> Result<DateTime<Utc>, StoreError> {
+    pub(super) async fn save_trace(
+        &self,
+        trace: &NewTrace<'_>,
+    ) -> Result<DateTime<Utc>, StoreError> {
         self.db.bounded(self.save_trace_retrying(trace)).await
     }
 
@@ -233,7 +236,7 @@ impl Services {
 }
 
 /// The trace of `question`, answered until said otherwise.
-fn new_trace<'a>(
+pub(super) fn new_trace<'a>(
     id: Uuid,
     question: &'a Question,
     model: &'a str,

@@ -29,6 +29,15 @@ fn routes(trace_id: &str) -> Vec<(Method, String, &'static str, Option<Value>)> 
             "admin",
             None,
         ),
+        (Method::GET, "/v1/models".into(), "query", None),
+        (
+            Method::POST,
+            "/v1/chat/completions".into(),
+            "query",
+            Some(
+                json!({"model": crate::kit::MODEL, "messages": [{"role": "user", "content": "hi"}]}),
+            ),
+        ),
     ]
 }
 
@@ -148,7 +157,7 @@ async fn every_route_refuses_each_bad_credential_and_serves_the_right_scope() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 35, "5 routes × 7 credentials");
+    assert_eq!(checked, 49, "7 routes × 7 credentials");
     app.stop().await;
 }
 
