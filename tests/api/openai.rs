@@ -395,10 +395,12 @@ async fn errors_from_every_layer_are_in_openais_shape_on_v1_only() {
             .body(body.to_string())
     };
 
+    let too_large = format!("{{\"model\": \"{}\"}}", "m".repeat(70 * 1024));
     let requests = [
         raw(&app.anonymous, "application/json", "{}"),
         raw(&app.http, "application/json", "{not json"),
         raw(&app.http, "text/plain", "{}"),
+        raw(&app.http, "application/json", &too_large),
         app.http.get(&url),
         app.http.get(app.url("/v1/nothing")),
     ];
@@ -406,6 +408,7 @@ async fn errors_from_every_layer_are_in_openais_shape_on_v1_only() {
         (401, "authentication_error", "token_missing"),
         (400, "invalid_request_error", "invalid_json"),
         (415, "invalid_request_error", "unsupported_media_type"),
+        (413, "invalid_request_error", "payload_too_large"),
         (405, "invalid_request_error", "method_not_allowed"),
         (404, "invalid_request_error", "not_found"),
     ];
