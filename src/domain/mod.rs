@@ -1,11 +1,13 @@
 //! Values parsed once at the edge: once built, they are known good.
 
 mod access;
+mod completion;
 mod conversation;
 mod cursor;
 mod question;
 
 pub use access::{Scope, Scopes, TokenHash, TokenName, TokenSecret};
+pub use completion::{Completion, Sampling, Speaker, Turn};
 pub use conversation::{ConversationChange, NewConversation, Title};
 pub use cursor::PageCursor;
 pub use question::{Mode, ModelName, PersonaName, Query, Question, ValidationError};

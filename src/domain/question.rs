@@ -39,6 +39,9 @@ pub enum ValidationError {
     BadTitle(String),
     #[error("nothing to change: send title or persona (null clears it)")]
     NothingToChange,
+    /// A request parameter out of its range (the OpenAI-compatible routes name it).
+    #[error("{param}: {message}")]
+    BadParameter { param: String, message: String },
 }
 
 /// A question as asked: what, how (mode), as whom (persona), and with which model.

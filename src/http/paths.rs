@@ -8,3 +8,5 @@ pub const CONSCIOUSNESS_HEALTH: &str = "/api/consciousness/health";
 pub const PROBES: [&str; 4] = [LIVEZ, READYZ, HEALTH, CONSCIOUSNESS_HEALTH];
 /// Signing in (`POST`, open) and out (`DELETE`) of a browser session.
 pub const SESSION: &str = "/api/session";
+/// The OpenAI-compatible routes live under it, and answer errors in OpenAI's shape.
+pub const OPENAI_PREFIX: &str = "/v1";

@@ -1,9 +1,11 @@
-//! What maia does, apart from HTTP: answer a question and keep it, read and forget the
-//! history, list the personas. Handlers parse, call one of these, and respond.
+//! What maia does, apart from HTTP: answer a question (or an OpenAI client's chat
+//! completion) and keep it, read and forget the history, list the personas. Handlers
+//! parse, call one of these, and respond.
 
 mod answer;
 mod asked;
 mod auth;
+mod completion;
 mod conversations;
 mod error;
 mod gate;
@@ -21,6 +23,7 @@ mod tokens;
 pub use answer::{AnswerEvent, AnswerEvents, Finished};
 pub use auth::{Authenticator, Caller, Credential, Refusal};
 pub use conversations::TurnDone;
+
 pub use error::ServiceError;
 pub use services::Services;
 pub use throttle::Throttle;

@@ -54,6 +54,15 @@ fn routes(
             None,
         ),
         (Method::DELETE, conversation, "admin", None),
+        (Method::GET, "/v1/models".into(), "query", None),
+        (
+            Method::POST,
+            "/v1/chat/completions".into(),
+            "query",
+            Some(
+                json!({"model": crate::kit::MODEL, "messages": [{"role": "user", "content": "hi"}]}),
+            ),
+        ),
     ]
 }
 
@@ -174,7 +183,7 @@ async fn every_route_refuses_each_bad_credential_and_serves_the_right_scope() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 77, "11 routes × 7 credentials");
+    assert_eq!(checked, 91, "13 routes × 7 credentials");
     app.stop().await;
 }
 

@@ -16,6 +16,7 @@ mod input;
 mod llm_limits;
 mod migrations;
 mod ollama_stream;
+mod openai;
 mod query;
 mod session;
 mod shutdown;

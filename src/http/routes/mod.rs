@@ -2,6 +2,7 @@
 
 mod conversations;
 mod health;
+mod openai;
 mod personas;
 mod query;
 mod session;
@@ -60,7 +61,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/api/conversations/{id}/messages", "POST")
                 .route(scoped(web::post().to(conversations::message), Scope::Query)),
-        );
+        )
+        // The OpenAI-compatible surface: everything an OpenAI client does is asking, so a
+        // token that may ask may list the models too.
+        .service(resource("/v1/models", GET).route(scoped(get().to(openai::models), Scope::Query)))
+        .service(resource("/v1/chat/completions", "POST").route(scoped(
+            web::post().to(openai::chat_completions),
+            Scope::Query,
+        )));
 }
 
 /// `GET`, and `HEAD` wherever `GET` is served (actix sends a `HEAD` answer without its
