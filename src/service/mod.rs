@@ -15,6 +15,8 @@ mod tokens;
 
 pub use auth::{Authenticator, Caller, Credential, Refusal};
 pub use error::ServiceError;
+pub use history::TracePage;
+pub use query::Answered;
 pub use services::Services;
 pub use throttle::Throttle;
 pub use tokens::{create_token, import_token, list_tokens, revoke_token};

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::ServiceError;
@@ -26,8 +27,9 @@ const DEEP_SUFFIX: &str = "Take your time: reason through the question step by s
 const SAVE_RETRY_DELAYS_MS: &[u64] = &[100, 300, 600, 1000];
 
 /// A question answered and kept.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Answered {
+    /// The trace's id: `GET /api/traces/{id}`.
     pub id: Uuid,
     pub response: String,
     pub model: String,

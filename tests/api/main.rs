@@ -15,6 +15,7 @@ mod input;
 mod llm_limits;
 mod migrations;
 mod ollama_stream;
+mod openapi;
 mod query;
 mod session;
 mod shutdown;
