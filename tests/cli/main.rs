@@ -14,6 +14,7 @@ mod failure_log;
 mod healthcheck;
 mod limits;
 mod migrate;
+mod openapi;
 mod sovereignty;
 mod token;
 mod unix_socket;

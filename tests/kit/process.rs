@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::settings::MODEL;
+use super::FakeOllama;
 
 /// How often `Process::wait_exit` looks.
 const POLL: Duration = Duration::from_millis(20);
@@ -45,6 +46,21 @@ pub fn serve(mut command: Command, port: u16, db_url: &str, ollama_url: &str) ->
         .env("MAIA_OLLAMA__URL", ollama_url)
         .env("MAIA_OLLAMA__MODEL", MODEL);
     command
+}
+
+/// `maia serve` on a fresh database with `env`, ready: the process, its address, the
+/// database's URL, and the fake Ollama it uses (held by the test while it serves).
+pub async fn serving(env: &[(&str, &str)]) -> (Process, String, String, FakeOllama) {
+    let db = super::fresh_database().await;
+    let ollama = super::start_ollama().await;
+    let port = super::free_port();
+    let mut command = serve(maia(), port, &db.url, &ollama.url());
+    command.envs(env.iter().copied());
+    let server = Process::spawn(command);
+    let base = format!("http://127.0.0.1:{port}");
+    let ready = super::wait_for_200(&format!("{base}/readyz"), Duration::from_secs(20)).await;
+    assert!(ready, "{}", server.log());
+    (server, base, db.url, ollama)
 }
 
 /// [`maia`] started with an open-files limit of `soft`, and `hard` if given (else the
