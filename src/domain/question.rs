@@ -94,7 +94,10 @@ impl Query {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// `fast` uses `ollama.model`; `deep` uses `ollama.deep_model` and asks it to reason step
+/// by step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
     Fast,

@@ -5,6 +5,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::body_deadline::BodyTimedOut;
 use crate::domain::ValidationError;
@@ -64,14 +65,18 @@ impl From<ValidationError> for ApiError {
 /// Seconds a busy model asks clients to wait.
 const LLM_BUSY_RETRY_AFTER: u64 = 5;
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Detail<'a>,
+/// Every error's body.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct Detail<'a> {
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// What went wrong, for programs: `token_missing`, `validation_failed`, `not_found`, ...
+    #[schema(example = "validation_failed")]
     code: &'a str,
+    /// What went wrong, for people. A 5xx's says what failed in general terms only.
     message: &'a str,
 }
 
@@ -79,8 +84,8 @@ struct Detail<'a> {
 /// 200 has been sent. The service that ended the stream logged why.
 pub fn error_json(error: &ApiError) -> String {
     let (_, code, message) = describe(error);
-    serde_json::to_string(&Body {
-        error: Detail {
+    serde_json::to_string(&ErrorBody {
+        error: ErrorDetail {
             code,
             message: &message,
         },
@@ -101,8 +106,8 @@ pub struct Described {
 
 /// A JSON error response outside the `ApiError` flow (404 and 405 fallbacks).
 pub fn json_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    let mut response = HttpResponse::build(status).json(Body {
-        error: Detail { code, message },
+    let mut response = HttpResponse::build(status).json(ErrorBody {
+        error: ErrorDetail { code, message },
     });
     response.extensions_mut().insert(Described {
         status,

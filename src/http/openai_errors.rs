@@ -11,6 +11,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::error::Described;
 use super::paths::OPENAI_PREFIX;
@@ -41,17 +42,26 @@ pub fn is_openai_path(path: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Error<'a>,
+/// Every error's body under `/v1`.
+#[derive(Serialize, ToSchema)]
+pub struct OpenAiErrorBody<'a> {
+    error: OpenAiError<'a>,
 }
 
-#[derive(Serialize)]
-struct Error<'a> {
+#[derive(Serialize, ToSchema)]
+pub struct OpenAiError<'a> {
+    /// What went wrong, for people.
     message: &'a str,
+    /// OpenAI's kind of error: `invalid_request_error`, `authentication_error`,
+    /// `permission_error`, `rate_limit_error`, `server_error`.
     #[serde(rename = "type")]
+    #[schema(example = "invalid_request_error")]
     kind: &'static str,
+    /// The request parameter at fault, when one is.
+    #[schema(example = "temperature")]
     param: Option<&'a str>,
+    /// maia's own code for it (as on every other route): `model_not_found`, ...
+    #[schema(example = "model_not_found")]
     code: &'a str,
 }
 
@@ -62,8 +72,8 @@ pub fn openai_error(described: &Described) -> (StatusCode, String) {
         (StatusCode::SERVICE_UNAVAILABLE, "llm_busy") => StatusCode::TOO_MANY_REQUESTS,
         (status, _) => status,
     };
-    let body = Body {
-        error: Error {
+    let body = OpenAiErrorBody {
+        error: OpenAiError {
             message: &described.message,
             kind: error_type(status),
             param: described.param.as_deref(),

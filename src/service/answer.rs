@@ -11,6 +11,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::asked::Asked;
@@ -58,7 +59,7 @@ pub enum AnswerEvent {
 }
 
 /// An answer stored: what `done` says.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Finished {
     /// The answer's message, in a conversation.
     #[serde(skip_serializing_if = "Option::is_none")]

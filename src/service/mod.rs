@@ -22,9 +22,10 @@ mod tokens;
 
 pub use answer::{AnswerEvent, AnswerEvents, Finished};
 pub use auth::{Authenticator, Caller, Credential, Refusal};
-pub use conversations::TurnDone;
-
+pub use conversations::{ConversationPage, ConversationView, TurnDone};
 pub use error::ServiceError;
+pub use history::TracePage;
+pub use query::Answered;
 pub use services::Services;
 pub use throttle::Throttle;
 pub use tokens::{create_token, import_token, list_tokens, revoke_token};

@@ -66,6 +66,51 @@ fn routes(
     ]
 }
 
+/// What anyone may `GET`: the probes and the API's description.
+const OPEN: [&str; 5] = [
+    "/livez",
+    "/readyz",
+    "/api/health",
+    "/api/consciousness/health",
+    "/api/openapi.json",
+];
+
+/// The OpenAPI document lists every route the app serves (`http::routes` holds it to the
+/// route table), with the scope it needs: each is in this file's matrix, or open.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_matrix_covers_every_route_the_document_lists() {
+    let app = TestApp::spawn().await;
+    let (_, document) = app.get("/api/openapi.json").await;
+    let matrix: Vec<(String, String, &str)> = routes("{id}", "{id}")
+        .into_iter()
+        .map(|(method, path, scope, _)| (method.to_string(), path, scope))
+        .collect();
+
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let method = method.to_uppercase();
+            let scopes = &operation["security"][0]["bearer"];
+            match scopes.as_array().map(|s| s.as_slice()) {
+                // Open: the probes and this document, or signing in.
+                None => assert!(
+                    OPEN.contains(&path.as_str()) || (method == "POST" && path == "/api/session"),
+                    "{method} {path} is open"
+                ),
+                // Any caller: signing out, tested in session.rs.
+                Some([]) => {
+                    assert_eq!((method.as_str(), path.as_str()), ("DELETE", "/api/session"))
+                }
+                Some([scope]) => {
+                    let entry = (method.clone(), path.clone(), scope.as_str().unwrap());
+                    assert!(matrix.contains(&entry), "{entry:?} is not in the matrix");
+                }
+                Some(more) => panic!("{method} {path} needs {more:?}"),
+            }
+        }
+    }
+    app.stop().await;
+}
+
 /// Each credential a request may carry, and what it must get.
 enum Case<'a> {
     NoToken,
@@ -188,14 +233,9 @@ async fn every_route_refuses_each_bad_credential_and_serves_the_right_scope() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn probes_and_sign_in_are_open_and_the_health_report_shows_states_only() {
+async fn probes_and_the_api_document_are_open_and_the_health_report_shows_states_only() {
     let app = TestApp::spawn().await;
-    for path in [
-        "/livez",
-        "/readyz",
-        "/api/health",
-        "/api/consciousness/health",
-    ] {
+    for path in OPEN {
         let response = app.anonymous.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }

@@ -17,6 +17,7 @@ mod limits;
 mod logs;
 mod migrate;
 mod openai_sdk;
+mod openapi;
 mod sovereignty;
 mod token;
 mod unix_socket;

@@ -259,6 +259,7 @@ fn endpoint() -> impl Strategy<Value = (Method, Vec<String>)> {
         1 => get(&["api", "health"]),
         1 => get(&["api", "consciousness", "health"]),
         1 => get(&["api", "personas"]),
+        1 => get(&["api", "openapi.json"]),
         1 => (
             proptest::sample::select(vec![Method::POST, Method::DELETE]),
             Just(path(&["api", "session"])),

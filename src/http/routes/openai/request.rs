@@ -7,29 +7,54 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::domain::{Completion, Sampling, Speaker, Turn, ValidationError};
 
-#[derive(Deserialize)]
+/// A chat completion as OpenAI's API takes it. Fields OpenAI has that ask for what maia
+/// does not do (`n` over 1, tools, log probabilities, JSON output) are a 400 naming them.
+#[derive(Deserialize, ToSchema)]
 pub struct ChatCompletionBody {
+    /// An allowed model (`GET /v1/models`), or `maia-<persona>`.
+    #[schema(example = "maia-socratic")]
     model: String,
+    /// The conversation so far; the last `user` message is the question the trace keeps.
     messages: Vec<WireMessage>,
+    /// The answer as server-sent events (`data: {chunk}`, then `data: [DONE]`).
     stream: Option<bool>,
     stream_options: Option<StreamOptions>,
+    #[schema(minimum = 0, maximum = 2)]
     temperature: Option<f64>,
+    #[schema(minimum = 0, maximum = 1)]
     top_p: Option<f64>,
+    /// The most tokens the answer may have (Ollama's `num_predict`).
+    #[schema(minimum = 1)]
     max_tokens: Option<i64>,
+    /// `max_tokens`' newer name; give one or the other.
+    #[schema(minimum = 1)]
     max_completion_tokens: Option<i64>,
+    /// One stop sequence or up to four.
     stop: Option<Stop>,
     seed: Option<i64>,
+    #[schema(minimum = -2, maximum = 2)]
     frequency_penalty: Option<f64>,
+    #[schema(minimum = -2, maximum = 2)]
     presence_penalty: Option<f64>,
     // Accepted while they ask for nothing more than maia does.
+    /// 1 only.
     n: Option<i64>,
+    /// `{"type": "text"}` only.
     response_format: Option<ResponseFormat>,
+    /// `false` only.
     logprobs: Option<bool>,
+    /// Empty only.
+    #[schema(value_type = Option<Object>)]
     logit_bias: Option<serde_json::Map<String, Value>>,
+    /// Empty only: maia does not call tools.
+    #[schema(value_type = Option<Vec<Object>>)]
     tools: Option<Vec<Value>>,
+    /// `"none"` or `"auto"` only.
+    #[schema(value_type = Option<String>)]
     tool_choice: Option<Value>,
     // Ignored: they change nothing in the answer.
     #[allow(dead_code, reason = "accepted and ignored")]
@@ -39,35 +64,41 @@ pub struct ChatCompletionBody {
     #[allow(dead_code, reason = "accepted and ignored")]
     store: Option<bool>,
     #[allow(dead_code, reason = "accepted and ignored")]
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Value>,
 }
 
 /// A message. Clients that send back an answer they got add fields of their own
 /// (`refusal`, `annotations`, ...): those are ignored, but tool calls are refused.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct WireMessage {
+    /// `system`, `developer`, `user` or `assistant`.
+    #[schema(example = "user")]
     role: String,
     /// None only for an assistant's message that called tools, which maia refuses.
     content: Option<Content>,
+    /// Empty only: maia does not call tools.
+    #[schema(value_type = Option<Vec<Object>>)]
     tool_calls: Option<Vec<Value>>,
 }
 
 /// A message's content: text, or parts of which only text ones are taken.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 enum Content {
     Text(String),
     Parts(Vec<Part>),
 }
 
-#[derive(Deserialize)]
+/// A part of a message: only `text` ones are taken.
+#[derive(Deserialize, ToSchema)]
 struct Part {
     #[serde(rename = "type")]
     kind: String,
     text: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 enum Stop {
     One(String),
@@ -75,12 +106,12 @@ enum Stop {
 }
 
 /// Only `include_usage` is read; other options (`include_obfuscation`) change nothing here.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct StreamOptions {
     include_usage: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ResponseFormat {
     #[serde(rename = "type")]
     kind: String,

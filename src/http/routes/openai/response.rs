@@ -7,6 +7,7 @@ use std::convert::Infallible;
 use actix_web::web::Bytes;
 use futures_util::stream::{self, Stream};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::http::error::ApiError;
 use crate::http::openai_errors::openai_error;
@@ -24,31 +25,43 @@ pub struct Head {
     pub model: String,
 }
 
-#[derive(Serialize)]
-struct ChatCompletion<'a> {
+/// A whole answer, as OpenAI's API gives it.
+#[derive(Serialize, ToSchema)]
+pub struct ChatCompletion<'a> {
+    /// `chatcmpl-` and the trace's id, without dashes.
+    #[schema(example = "chatcmpl-0192f1b3c4d5e6f708192a3b4c5d6e7f")]
     id: &'a str,
+    #[schema(example = "chat.completion")]
     object: &'static str,
+    /// Unix seconds.
     created: i64,
+    /// The model as the request named it.
     model: &'a str,
+    #[schema(value_type = Vec<Choice>, min_items = 1, max_items = 1)]
     choices: [Choice<'a>; 1],
     usage: Usage,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Choice<'a> {
     index: u32,
     message: Message<'a>,
+    /// `stop`, or `length` when `max_tokens` cut the answer.
+    #[schema(example = "stop")]
     finish_reason: &'static str,
+    /// Always null.
+    #[schema(value_type = Option<Object>)]
     logprobs: Option<()>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Message<'a> {
+    #[schema(example = "assistant")]
     role: &'static str,
     content: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Usage {
     prompt_tokens: i64,
     completion_tokens: i64,
