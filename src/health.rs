@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 use serde::Serialize;
-use serde_json::json;
 use tokio::sync::Mutex;
+use utoipa::ToSchema;
 
 use crate::config::redacted_http_url;
 use crate::llm::{Llm, LlmError};
@@ -17,7 +17,9 @@ const CACHE_FOR: Duration = Duration::from_secs(1);
 /// A database probe that takes longer than this counts as unavailable.
 pub const DB_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// `degraded`: Ollama is down, the history still answers; `unhealthy`: the database is
+/// unreachable or its schema is not this binary's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Healthy,
@@ -25,7 +27,8 @@ pub enum Status {
     Unhealthy,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The database's migrations against this binary's.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MigrationCounts {
     pub applied: usize,
     pub pending: usize,
@@ -33,21 +36,23 @@ pub struct MigrationCounts {
     pub unknown: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DatabaseState {
     Connected,
     Unavailable,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OllamaState {
     Available,
     Unavailable,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The health report (`GET /api/health`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = HealthReport)]
 pub struct Report {
     pub status: Status,
     pub database: DatabaseState,
@@ -57,6 +62,24 @@ pub struct Report {
     /// What makes it unhealthy while the database answers: a schema not this binary's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+}
+
+/// The readiness report (`GET /readyz`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Readiness {
+    pub status: ReadyStatus,
+    pub database: DatabaseState,
+    pub migrations: MigrationCounts,
+    /// Why it is not ready while the database answers: a schema not this binary's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadyStatus {
+    Ready,
+    NotReady,
 }
 
 impl Report {
@@ -78,14 +101,16 @@ pub struct Snapshot {
 impl Snapshot {
     fn new(report: Report) -> Self {
         let health_json = serde_json::to_vec(&report).unwrap_or_default().into();
-        let mut ready = json!({
-            "status": if report.ready() { "ready" } else { "not_ready" },
-            "database": report.database,
-            "migrations": report.migrations,
-        });
-        if let Some(problem) = &report.problem {
-            ready["problem"] = problem.as_str().into();
-        }
+        let ready = Readiness {
+            status: if report.ready() {
+                ReadyStatus::Ready
+            } else {
+                ReadyStatus::NotReady
+            },
+            database: report.database,
+            migrations: report.migrations.clone(),
+            problem: report.problem.clone(),
+        };
         let ready_json = serde_json::to_vec(&ready).unwrap_or_default().into();
         Self {
             report,

@@ -482,6 +482,31 @@ async fn streaming_is_the_default_and_its_lines_parse_with_ollama_rs_types() {
     fake.stop().await;
 }
 
+#[tokio::test]
+async fn num_predict_cuts_the_answer_and_says_length_as_ollama_does() {
+    let fake = FakeOllama::start(&[MODEL]).await;
+    let mut body = chat_body(MODEL, "one two three", None);
+    body["options"]["num_predict"] = json!(2);
+
+    let (lines, _) = read_ndjson(post_chat(&fake, &body).await).await;
+    body["stream"] = json!(false);
+    let whole: Value = post_chat(&fake, &body).await.json().await.unwrap();
+    body["options"]["num_predict"] = json!(50);
+    let roomy: Value = post_chat(&fake, &body).await.json().await.unwrap();
+
+    assert_eq!(contents(&lines), "echo: one");
+    let last = lines.last().unwrap();
+    assert_eq!(
+        (&last["done_reason"], &last["eval_count"]),
+        (&json!("length"), &json!(2))
+    );
+    assert_eq!(whole["message"]["content"], "echo: one");
+    assert_eq!(whole["done_reason"], "length");
+    assert_eq!(roomy["message"]["content"], "echo: one two three");
+    assert_eq!(roomy["done_reason"], "stop");
+    fake.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn split_chunks_cut_lines_and_characters_yet_reassemble_exactly() {
     let fake = FakeOllama::start(&[MODEL]).await;

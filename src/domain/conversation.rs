@@ -35,19 +35,27 @@ impl Title {
 
     /// The title an untitled conversation gets from its first question: its words on one
     /// line, cut at a word boundary, with an ellipsis when cut. No model call is needed.
-    pub fn from_question(question: &Query) -> Self {
-        let words: Vec<&str> = question.as_str().split_whitespace().collect();
-        let line = words.join(" ");
-        let line: String = line.chars().filter(|c| !c.is_control()).collect();
+    /// None when nothing printable is left (a question of control characters): the next
+    /// question may give one.
+    pub fn from_question(question: &Query) -> Option<Self> {
+        let printable: String = question
+            .as_str()
+            .chars()
+            .filter(|c| !c.is_control() || c.is_whitespace())
+            .collect();
+        let line = printable.split_whitespace().collect::<Vec<_>>().join(" ");
+        if line.is_empty() {
+            return None;
+        }
         if line.chars().count() <= TITLE_FROM_QUESTION_CHARS {
-            return Self(line);
+            return Some(Self(line));
         }
         let cut: String = line.chars().take(TITLE_FROM_QUESTION_CHARS).collect();
         let cut = match cut.rfind(' ') {
             Some(space) if space > TITLE_FROM_QUESTION_CHARS / 2 => &cut[..space],
             _ => cut.as_str(),
         };
-        Self(format!("{}…", cut.trim_end()))
+        Some(Self(format!("{}…", cut.trim_end())))
     }
 
     pub fn as_str(&self) -> &str {
@@ -115,15 +123,25 @@ mod tests {
 
     #[test]
     fn a_short_question_is_its_own_title_on_one_line() {
-        let title = Title::from_question(&query("  What is\n sovereignty?  "));
+        let title = Title::from_question(&query("  What is\n sovereignty?  ")).unwrap();
         assert_eq!(title.as_str(), "What is sovereignty?");
+    }
+
+    /// Schemathesis found it: a first question of `\u{1}` made an empty title, which the
+    /// database refused (a 500).
+    #[test]
+    fn a_question_without_printable_characters_gives_no_title() {
+        assert_eq!(Title::from_question(&query("\u{1}")), None);
+        assert_eq!(Title::from_question(&query("\u{1} \u{7f}\t")), None);
+        let title = Title::from_question(&query("a\u{1}b c")).unwrap();
+        assert_eq!(title.as_str(), "ab c");
     }
 
     #[test]
     fn a_long_question_is_cut_at_a_word_with_an_ellipsis() {
         let long = "How should I plan the migration of a large PostgreSQL cluster to new \
                     hardware without downtime?";
-        let title = Title::from_question(&query(long));
+        let title = Title::from_question(&query(long)).unwrap();
         assert!(title.as_str().ends_with('…'), "{}", title.as_str());
         assert!(title.as_str().chars().count() <= TITLE_FROM_QUESTION_CHARS + 1);
         let kept = title.as_str().trim_end_matches('…');
@@ -136,7 +154,7 @@ mod tests {
 
     #[test]
     fn a_long_word_is_cut_inside_it_and_multibyte_text_stays_whole() {
-        let title = Title::from_question(&query(&"日本語".repeat(40)));
+        let title = Title::from_question(&query(&"日本語".repeat(40))).unwrap();
         assert_eq!(
             title.as_str().chars().count(),
             TITLE_FROM_QUESTION_CHARS + 1

@@ -10,6 +10,10 @@ use uuid::Uuid;
 
 /// Microseconds (PostgreSQL's precision) then the id: 8 + 16 bytes.
 const CURSOR_BYTES: usize = 24;
+/// The earliest `timestamptz` PostgreSQL stores (4714-11-24 BC), in microseconds since
+/// 1970. An earlier time is no position in any history, and the database would refuse to
+/// compare with it. (Its latest, in 294276 AD, is past any time chrono makes.)
+const EARLIEST_MICROS: i64 = -210_866_803_200_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageCursor {
@@ -42,6 +46,9 @@ impl PageCursor {
             .ok_or(BadCursor)?;
         let (micros, id) = bytes.split_at(8);
         let micros = i64::from_be_bytes(micros.try_into().map_err(|_| BadCursor)?);
+        if micros < EARLIEST_MICROS {
+            return Err(BadCursor);
+        }
         Ok(Self {
             at: DateTime::from_timestamp_micros(micros).ok_or(BadCursor)?,
             id: Uuid::from_slice(id).map_err(|_| BadCursor)?,
@@ -85,5 +92,17 @@ mod tests {
         // The right length, but a time no clock shows.
         let far = URL_SAFE_NO_PAD.encode([0x7f; CURSOR_BYTES]);
         assert_eq!(PageCursor::parse(&far), Err(BadCursor));
+    }
+
+    #[test]
+    fn a_time_before_any_postgresql_stores_is_not_a_cursor() {
+        let at = |micros: i64| PageCursor {
+            at: DateTime::from_timestamp_micros(micros).unwrap(),
+            id: Uuid::nil(),
+        };
+        let earliest = at(EARLIEST_MICROS);
+        assert_eq!(PageCursor::parse(&earliest.encode()), Ok(earliest));
+        let before = at(EARLIEST_MICROS - 1).encode();
+        assert_eq!(PageCursor::parse(&before), Err(BadCursor));
     }
 }

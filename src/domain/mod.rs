@@ -1,12 +1,14 @@
 //! Values parsed once at the edge: once built, they are known good.
 
 mod access;
+mod completion;
 mod conversation;
 mod cursor;
 mod document;
 mod question;
 
 pub use access::{Scope, Scopes, TokenHash, TokenName, TokenSecret};
+pub use completion::{Completion, Sampling, Speaker, Turn};
 pub use conversation::{ConversationChange, NewConversation, Title};
 pub use cursor::PageCursor;
 pub use document::{parse_k, DocumentInput, MAX_DOCUMENT_BYTES};

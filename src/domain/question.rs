@@ -43,6 +43,9 @@ pub enum ValidationError {
     BadDocument(String),
     #[error("k must be a whole number from 1 to 50, not {0:?}")]
     BadK(String),
+    /// A request parameter out of its range (the OpenAI-compatible routes name it).
+    #[error("{param}: {message}")]
+    BadParameter { param: String, message: String },
 }
 
 /// A question as asked: what, how (mode), as whom (persona), and with which model.
@@ -95,7 +98,10 @@ impl Query {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// `fast` uses `ollama.model`; `deep` uses `ollama.deep_model` and asks it to reason step
+/// by step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
     Fast,

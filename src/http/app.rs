@@ -11,7 +11,8 @@ use super::browser::{self, BrowserPolicy};
 use super::connections::{self, ConnectionTable};
 use super::state::AppState;
 use super::{
-    auth, body_deadline, disconnect, extract, head_limit, open_files, request_id, routes, schema,
+    auth, body_deadline, disconnect, extract, head_limit, open_files, openai_errors, request_id,
+    routes, schema,
 };
 use crate::config::Settings;
 use crate::health::HealthProbe;
@@ -173,6 +174,8 @@ fn serve(
             }))
             // Inside the request id: a head too large is refused with one, like any error.
             .wrap(middleware::from_fn(head_limit::middleware))
+            // Outside every other refusal, so that each is spelt OpenAI's way on /v1.
+            .wrap(middleware::from_fn(openai_errors::middleware))
             .wrap(middleware::from_fn(request_id::middleware))
             .wrap(
                 middleware::DefaultHeaders::new()

@@ -1,6 +1,7 @@
-//! Authentication at the door: every route but the probes and the sign-in needs a bearer
-//! token or a session cookie; a refused credential is 401 (429 once a client address has
-//! failed too often), a cookie without the CSRF header on a state-changing request is 403.
+//! Authentication at the door: every route but the probes, the API's description
+//! (`/api/openapi.json`) and the sign-in needs a bearer token or a session cookie; a refused
+//! credential is 401 (429 once a client address has failed too often), a cookie without the
+//! CSRF header on a state-changing request is 403.
 //! The caller goes into the request's extensions for the scope checks of `routes`.
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -12,7 +13,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, ResponseError};
 
 use super::error::ApiError;
-use super::paths::{PROBES, SESSION};
+use super::paths::{OPEN, SESSION};
 use super::state::AppState;
 use crate::domain::{Scope, TokenSecret};
 use crate::service::{Caller, Credential, Refusal, ServiceError};
@@ -26,9 +27,7 @@ pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let open =
-        PROBES.contains(&req.path()) || (req.path() == SESSION && req.method() == Method::POST);
-    if open {
+    if is_open(req.method(), req.path()) {
         return Ok(next.call(req).await?.map_into_left_body());
     }
     match check(&req).await {
@@ -40,6 +39,12 @@ pub async fn middleware(
             .into_response(error.error_response())
             .map_into_right_body()),
     }
+}
+
+/// Whether `method` on `path` needs no credential: the probes, the API's description, and
+/// signing in.
+pub fn is_open(method: &Method, path: &str) -> bool {
+    OPEN.contains(&path) || (path == SESSION && method == Method::POST)
 }
 
 async fn check(req: &ServiceRequest) -> Result<Caller, ApiError> {

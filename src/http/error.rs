@@ -5,6 +5,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::body_deadline::BodyTimedOut;
 use crate::domain::ValidationError;
@@ -64,14 +65,18 @@ impl From<ValidationError> for ApiError {
 /// Seconds a busy model asks clients to wait.
 const LLM_BUSY_RETRY_AFTER: u64 = 5;
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Detail<'a>,
+/// Every error's body.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct Detail<'a> {
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// What went wrong, for programs: `token_missing`, `validation_failed`, `not_found`, ...
+    #[schema(example = "validation_failed")]
     code: &'a str,
+    /// What went wrong, for people. A 5xx's says what failed in general terms only.
     message: &'a str,
 }
 
@@ -79,8 +84,8 @@ struct Detail<'a> {
 /// 200 has been sent. The service that ended the stream logged why.
 pub fn error_json(error: &ApiError) -> String {
     let (_, code, message) = describe(error);
-    serde_json::to_string(&Body {
-        error: Detail {
+    serde_json::to_string(&ErrorBody {
+        error: ErrorDetail {
             code,
             message: &message,
         },
@@ -88,11 +93,29 @@ pub fn error_json(error: &ApiError) -> String {
     .unwrap_or_default()
 }
 
+/// What an error answer says, kept on the response as well: the `/v1` routes spell it
+/// OpenAI's way (`http::openai_errors`), whichever layer refused the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+    /// The request parameter at fault, when one is.
+    pub param: Option<String>,
+}
+
 /// A JSON error response outside the `ApiError` flow (404 and 405 fallbacks).
 pub fn json_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status).json(Body {
-        error: Detail { code, message },
-    })
+    let mut response = HttpResponse::build(status).json(ErrorBody {
+        error: ErrorDetail { code, message },
+    });
+    response.extensions_mut().insert(Described {
+        status,
+        code: code.to_string(),
+        message: message.to_string(),
+        param: None,
+    });
+    response
 }
 
 /// Status, code and what the client is told. Every variant is matched, with no catch-all:
@@ -135,6 +158,7 @@ fn describe_service(error: &ServiceError) -> (StatusCode, &'static str, String) 
             error.to_string(),
         ),
         ServiceError::NotFound(_) => (S::NOT_FOUND, "not_found", error.to_string()),
+        ServiceError::NoSuchModel { .. } => (S::NOT_FOUND, "model_not_found", error.to_string()),
         ServiceError::Conflict(_) => (S::CONFLICT, "conflict", error.to_string()),
         ServiceError::Forbidden(_) => (S::FORBIDDEN, "insufficient_scope", error.to_string()),
         ServiceError::Store(e) => describe_store(e),
@@ -287,17 +311,43 @@ fn logged_where_it_happened(error: &ApiError) -> bool {
     )
 }
 
+/// The request parameter an error is about, where the error knows it.
+fn param(error: &ApiError) -> Option<String> {
+    match error {
+        ApiError::Service(ServiceError::Invalid(ValidationError::BadParameter {
+            param, ..
+        })) => Some(param.clone()),
+        ApiError::Service(ServiceError::NoSuchModel { .. }) => Some("model".into()),
+        _ => None,
+    }
+}
+
+impl ApiError {
+    /// What its answer says (also for an error in the middle of a stream, which cannot be
+    /// an answer of its own). A server error not logged where it happened is logged here.
+    pub fn described(&self) -> Described {
+        let (status, code, message) = describe(self);
+        if status.is_server_error() && !logged_where_it_happened(self) {
+            tracing::error!(status = status.as_u16(), error = %self, "request failed");
+        }
+        Described {
+            status,
+            code: code.to_string(),
+            message,
+            param: param(self),
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         describe(self).0
     }
 
     fn error_response(&self) -> HttpResponse {
-        let (status, code, message) = describe(self);
-        if status.is_server_error() && !logged_where_it_happened(self) {
-            tracing::error!(status = status.as_u16(), error = %self, "request failed");
-        }
-        let mut response = json_error(status, code, &message);
+        let described = self.described();
+        let mut response = json_error(described.status, &described.code, &described.message);
+        response.extensions_mut().insert(described);
         // None of these connections can carry another request: the rest of a late body
         // would be read as one, one over the cap must not stay open, and a client that sends
         // heads this large is not worth keeping.

@@ -11,6 +11,7 @@ mod error;
 mod extract;
 mod head_limit;
 mod open_files;
+mod openai_errors;
 mod paths;
 mod request_id;
 mod routes;

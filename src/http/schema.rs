@@ -1,4 +1,4 @@
-//! Every route but the probes needs the database's schema to be this binary's: 503
+//! Every route but the probes (and the API's description) needs the database's schema to be this binary's: 503
 //! `migrations_pending` (with what to run) or `schema_newer` otherwise, before anything
 //! reads a table, including authentication.
 
@@ -8,14 +8,14 @@ use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
 
 use super::error::ApiError;
-use super::paths::PROBES;
+use super::paths::OPEN;
 use super::state::AppState;
 
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if !PROBES.contains(&req.path()) {
+    if !OPEN.contains(&req.path()) {
         let state = req
             .app_data::<web::Data<AppState>>()
             .expect("the app state is registered");

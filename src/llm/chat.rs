@@ -40,25 +40,25 @@ impl Message {
     }
 }
 
-/// Ollama's generation options (`options` in `/api/chat`); each is left out when unset,
-/// so the model's own default applies.
-#[derive(Debug, Clone, Default, Serialize)]
-#[allow(
-    dead_code,
-    reason = "set by the OpenAI-compatible route; conversations use none"
-)]
+/// How the model samples its answer: Ollama's `options`, each one it names. One left
+/// unset keeps the model's own default (its Modelfile's).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ChatOptions {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub temperature: Option<f32>,
+    pub temperature: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub top_p: Option<f32>,
-    /// The most tokens to generate (OpenAI's `max_tokens`).
+    pub top_p: Option<f64>,
+    /// The most tokens the answer may have; Ollama then ends it with `done_reason: "length"`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub num_predict: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stop: Option<Vec<String>>,
+    pub num_predict: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -102,17 +102,9 @@ impl Limits {
 }
 
 impl Llm {
-    /// Asks `model` to answer `messages`; the answer then streams from the result.
+    /// Asks `model` to answer `messages`, sampling as `options` say (none: the model's
+    /// defaults); the answer then streams from the result.
     pub async fn chat_stream(
-        &self,
-        model: &str,
-        messages: &[Message],
-    ) -> Result<AnswerStream, LlmError> {
-        self.chat_stream_with(model, messages, None).await
-    }
-
-    /// [`Llm::chat_stream`] with generation options.
-    pub async fn chat_stream_with(
         &self,
         model: &str,
         messages: &[Message],
@@ -160,7 +152,7 @@ impl Llm {
             messages.push(Message::new(Role::System, system));
         }
         messages.push(Message::new(Role::User, query));
-        let mut stream = self.chat_stream(model, &messages).await?;
+        let mut stream = self.chat_stream(model, &messages, None).await?;
         let mut content = String::new();
         loop {
             match stream.next().await? {
@@ -168,6 +160,7 @@ impl Llm {
                 Some(Piece::Done {
                     prompt_tokens,
                     completion_tokens,
+                    ..
                 }) => {
                     return Ok(Answer {
                         content,

@@ -17,7 +17,17 @@ pub enum Piece {
     Done {
         prompt_tokens: Option<i32>,
         completion_tokens: Option<i32>,
+        finish: Finish,
     },
+}
+
+/// Why the model stopped: it was done, or it reached the length it was allowed
+/// (`num_predict`; Ollama's `done_reason: "length"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Finish {
+    #[default]
+    Stop,
+    Length,
 }
 
 /// What the decoder has for its caller.
@@ -44,6 +54,8 @@ struct ChatLine {
     eval_count: u64,
     #[serde(default)]
     error: Option<String>,
+    #[serde(default)]
+    done_reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -113,6 +125,10 @@ impl ChatDecoder {
         let done = Piece::Done {
             prompt_tokens: i32::try_from(line.prompt_eval_count).ok(),
             completion_tokens: i32::try_from(line.eval_count).ok(),
+            finish: match line.done_reason.as_deref() {
+                Some("length") => Finish::Length,
+                _ => Finish::Stop,
+            },
         };
         // Text on the final line (Ollama sends none today) still comes before `Done`.
         Ok(Some(match text {
@@ -158,6 +174,7 @@ mod tests {
             Piece::Done {
                 prompt_tokens: Some(26),
                 completion_tokens: Some(282),
+                finish: Finish::Stop,
             },
         ]
     }
@@ -236,9 +253,29 @@ mod tests {
                 Piece::Text("all at once".into()),
                 Piece::Done {
                     prompt_tokens: Some(0),
-                    completion_tokens: Some(3)
+                    completion_tokens: Some(3),
+                    finish: Finish::Stop,
                 }
             ]
+        );
+    }
+
+    #[test]
+    fn an_answer_cut_at_its_allowed_length_says_so() {
+        let body = concat!(
+            r#"{"message":{"role":"assistant","content":"one two"},"done":false}"#,
+            "\n",
+            r#"{"message":{"role":"assistant","content":""},"done":true,"done_reason":"length","prompt_eval_count":5,"eval_count":2}"#,
+            "\n"
+        );
+        let pieces = decode([body.as_bytes()]).unwrap();
+        assert_eq!(
+            pieces.last(),
+            Some(&Piece::Done {
+                prompt_tokens: Some(5),
+                completion_tokens: Some(2),
+                finish: Finish::Length,
+            })
         );
     }
 

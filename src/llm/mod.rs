@@ -1,8 +1,10 @@
 //! The local language model: Ollama's HTTP API (chat, streamed, and the probes), spoken
 //! with our own client so that every wait has the deadline we choose.
 
+// Public, not re-exported here: they use this file's items, and a re-export would make
+// an import circle.
 pub mod chat;
-mod decode;
+pub mod decode;
 pub mod embed;
 mod ndjson;
 

@@ -11,6 +11,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::asked::Asked;
@@ -19,6 +20,7 @@ use super::error::ServiceError;
 use super::in_flight::Unanswered;
 use super::services::Services;
 use crate::llm::chat::{ChatOptions, Message, Piece};
+use crate::llm::decode::Finish;
 use crate::llm::LlmError;
 use crate::store::{NewMessage, NewTrace, TraceStatus};
 
@@ -57,7 +59,7 @@ pub enum AnswerEvent {
 }
 
 /// An answer stored: what `done` says.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Finished {
     /// The answer's message, in a conversation.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -68,14 +70,23 @@ pub struct Finished {
     pub prompt_tokens: Option<i32>,
     pub completion_tokens: Option<i32>,
     pub created_at: DateTime<Utc>,
+    /// Why the model stopped: its answer was done, or it reached the token limit asked.
+    #[serde(skip)]
+    pub finish: Finish,
 }
 
 /// An answer being written. Dropping it tells the task the client is gone.
 pub struct AnswerEvents {
+    trace_id: Uuid,
     events: mpsc::Receiver<AnswerEvent>,
 }
 
 impl AnswerEvents {
+    /// The id its trace is stored with, however it ends.
+    pub fn trace_id(&self) -> Uuid {
+        self.trace_id
+    }
+
     /// The next event; `None` once the answer has ended.
     pub async fn next(&mut self) -> Option<AnswerEvent> {
         self.events.recv().await
@@ -104,6 +115,7 @@ enum Ending {
     Answered {
         prompt_tokens: Option<i32>,
         completion_tokens: Option<i32>,
+        finish: Finish,
     },
     /// Ollama failed, or the client left (`LlmError::Cancelled`).
     Failed(LlmError),
@@ -150,7 +162,10 @@ impl Services {
         let (sender, events) = mpsc::channel(STREAM_BUFFER);
         let services = self.clone();
         tokio::spawn(services.run(id, started, exchange, slot, sender, gone));
-        Ok(AnswerEvents { events })
+        Ok(AnswerEvents {
+            trace_id: id,
+            events,
+        })
     }
 
     /// The task: the answer read and forwarded, then its trace stored and the end told.
@@ -191,7 +206,7 @@ impl Services {
         let asked = &exchange.asked;
         let opening =
             self.llm
-                .chat_stream_with(&asked.model, &exchange.messages, exchange.options.as_ref());
+                .chat_stream(&asked.model, &exchange.messages, exchange.options.as_ref());
         let mut stream = tokio::select! {
             biased;
             () = &mut streams_end => return Ending::Shutdown,
@@ -215,10 +230,12 @@ impl Services {
                 Ok(Some(Piece::Done {
                     prompt_tokens,
                     completion_tokens,
+                    finish,
                 })) => {
                     return Ending::Answered {
                         prompt_tokens,
                         completion_tokens,
+                        finish,
                     }
                 }
                 Ok(None) => return Ending::Failed(LlmError::Upstream(ENDED_EARLY.into())),
@@ -288,6 +305,7 @@ fn trace_of<'a>(
         Ending::Answered {
             prompt_tokens,
             completion_tokens,
+            ..
         } => NewTrace {
             response: Some(text),
             prompt_tokens: *prompt_tokens,
@@ -331,7 +349,7 @@ fn report(
         }
     };
     match ending {
-        Ending::Answered { .. } => {
+        Ending::Answered { finish, .. } => {
             tracing::info!(trace_id = %id, model, latency_ms = trace.latency_ms, "answer streamed and stored");
             Some(AnswerEvent::Done(Finished {
                 message_id: reply.map(|r| r.message_id),
@@ -341,6 +359,7 @@ fn report(
                 prompt_tokens: trace.prompt_tokens,
                 completion_tokens: trace.completion_tokens,
                 created_at,
+                finish,
             }))
         }
         Ending::Failed(LlmError::Cancelled) => {

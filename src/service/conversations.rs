@@ -5,6 +5,7 @@
 use std::future::Future;
 
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::answer::{AnswerEvents, Exchange, Finished, Reply};
@@ -29,15 +30,18 @@ const MESSAGE_OVERHEAD_CONTEXT_BYTES: i32 = 16;
 const BYTES_PER_TOKEN: i64 = 4;
 
 /// A page of conversations and the cursor for the next one (none on the last page).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ConversationPage {
     pub conversations: Vec<Conversation>,
+    /// Where this page ended: pass it unchanged as `before` for the next one. Null on the
+    /// last page.
+    #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9_-]{32}$")]
     pub next_before: Option<PageCursor>,
 }
 
 /// A conversation with its messages, oldest first: the newest that fit in a response
 /// (`message_count` says how many there are).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ConversationView {
     #[serde(flatten)]
     pub conversation: Conversation,
@@ -45,7 +49,7 @@ pub struct ConversationView {
 }
 
 /// A question taken into a conversation: what its answer belongs to.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TurnInfo {
     pub conversation_id: Uuid,
     /// The question's message.
@@ -65,7 +69,7 @@ pub struct Turn {
 
 /// An answer to a conversation's question, stored: what `done` says, and the whole
 /// answer's text when it was not streamed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TurnDone {
     #[serde(flatten)]
     pub turn: TurnInfo,
@@ -334,7 +338,9 @@ impl Services {
             let mut conn = self.db.conn().await?;
             let tx = conn.transaction().await?;
             store::insert_message(&*tx, &message).await?;
-            let title = store::note_activity(&*tx, conversation.id, Some(title.as_str())).await?;
+            let title =
+                store::note_activity(&*tx, conversation.id, title.as_ref().map(Title::as_str))
+                    .await?;
             tx.commit().await?;
             Ok(title)
         };

@@ -12,6 +12,12 @@ pub enum ServiceError {
     UnknownPersona { name: String, known: String },
     #[error("{0}")]
     NotFound(String),
+    /// A model the OpenAI-compatible routes do not have (neither allowed nor a persona's).
+    #[error(
+        "the model {model:?} does not exist here; the models are {available} and \
+         maia-<persona> for each persona (GET /v1/models lists them all)"
+    )]
+    NoSuchModel { model: String, available: String },
     #[error("{0}")]
     Conflict(String),
     /// The caller's token lacks the scope.

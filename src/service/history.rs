@@ -1,6 +1,7 @@
 //! The history: every trace, newest first, one page at a time; one trace; forgetting one.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::Caller;
@@ -10,9 +11,13 @@ use crate::domain::{PageCursor, Scope};
 use crate::store::{self, Trace};
 
 /// A page of traces and the cursor for the next one (none on the last page).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TracePage {
+    /// Newest first.
     pub traces: Vec<Trace>,
+    /// Where this page ended: pass it unchanged as `before` for the next one. Null on the
+    /// last page.
+    #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9_-]{32}$")]
     pub next_before: Option<PageCursor>,
 }
 

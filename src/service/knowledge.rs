@@ -4,6 +4,7 @@
 //! the rest of maia works as before.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::Caller;
@@ -46,9 +47,10 @@ pub async fn set_up_knowledge(settings: &Settings) -> Option<KnowledgeState> {
 }
 
 /// What putting a document did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
+    /// New.
     Added,
     /// Its source was there with other content: replaced.
     Updated,
@@ -155,14 +157,16 @@ fn not_found(id: Uuid) -> ServiceError {
 }
 
 /// A page of documents and the cursor for the next one (none on the last page).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentPage {
     pub documents: Vec<Document>,
+    /// Give it as `before` for the next page; none on the last.
+    #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9_-]{32}$")]
     pub next_before: Option<PageCursor>,
 }
 
 /// One document with its text.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentView {
     #[serde(flatten)]
     pub document: Document,
@@ -170,7 +174,7 @@ pub struct DocumentView {
 }
 
 /// A document put, and what that did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PutDocument {
     #[serde(flatten)]
     pub document: Document,

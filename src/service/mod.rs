@@ -1,10 +1,12 @@
-//! What maia does, apart from HTTP: answer a question and keep it, read and forget the
-//! history, list the personas. Handlers parse, call one of these, and respond.
+//! What maia does, apart from HTTP: answer a question (or an OpenAI client's chat
+//! completion) and keep it, read and forget the history, list the personas. Handlers
+//! parse, call one of these, and respond.
 
 mod answer;
 mod asked;
 mod auth;
 mod chunking;
+mod completion;
 mod conversations;
 mod embedder;
 mod error;
@@ -23,9 +25,11 @@ mod tokens;
 
 pub use answer::{AnswerEvent, AnswerEvents, Finished};
 pub use auth::{Authenticator, Caller, Credential, Refusal};
-pub use conversations::TurnDone;
+pub use conversations::{ConversationPage, ConversationView, TurnDone};
 pub use error::ServiceError;
-pub use knowledge::set_up_knowledge;
+pub use history::TracePage;
+pub use knowledge::{set_up_knowledge, DocumentPage, DocumentView, PutDocument};
+pub use query::Answered;
 pub use services::Services;
 pub use throttle::Throttle;
 pub use tokens::{create_token, import_token, list_tokens, revoke_token};

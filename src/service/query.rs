@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::answer::{AnswerEvents, Exchange};
@@ -27,8 +28,9 @@ const DEEP_SUFFIX: &str = "Take your time: reason through the question step by s
      giving your final answer, and check that answer for mistakes.";
 
 /// A question answered and kept.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Answered {
+    /// The trace's id: `GET /api/traces/{id}`.
     pub id: Uuid,
     pub response: String,
     pub model: String,

@@ -19,12 +19,12 @@ use crate::store::Db;
 pub struct Services {
     pub(super) db: Db,
     pub(super) llm: Llm,
-    fast_model: String,
+    pub(super) fast_model: String,
     deep_model: String,
     /// The largest response built whole (`http.max_response_bytes`).
     pub(super) max_response_bytes: usize,
     /// The models a question may name.
-    allowed_models: Vec<String>,
+    pub(super) allowed_models: Vec<String>,
     pub(super) gate: Arc<LlmGate>,
     pub(super) schema: Arc<SchemaWatch>,
     pub(super) in_flight: Arc<InFlight>,

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::{GenericClient, Row};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::StoreError;
@@ -28,7 +29,7 @@ impl Owner {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Conversation {
     pub id: Uuid,
     pub title: Option<String>,
@@ -83,7 +84,7 @@ pub struct ConversationUpdate<'a> {
 
 /// One message, with the trace of its exchange and that trace's status (none while the
 /// answer is being written).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StoredMessage {
     pub id: Uuid,
     pub role: String,

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use pgvector::Vector;
 use serde::Serialize;
 use tokio_postgres::{GenericClient, Row};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::StoreError;
@@ -30,14 +31,21 @@ impl Shelf {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A document as stored, without its content.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Document {
     pub id: Uuid,
     pub title: String,
+    /// Where it came from (a path, a URL), if it was said.
     pub source: Option<String>,
+    /// SHA-256 of its content, hex.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub content_hash: String,
+    /// The token that added it; none: added from the command line, seen by every token.
     pub token_id: Option<Uuid>,
+    /// How many chunks it was cut into.
     pub chunks: i64,
+    /// Its content's length in bytes of UTF-8.
     pub bytes: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -229,12 +237,16 @@ pub async fn delete_document(
 }
 
 /// One chunk found by a search.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Hit {
     pub document_id: Uuid,
+    /// The document's title.
     pub title: String,
+    /// The document's source.
     pub source: Option<String>,
+    /// The chunk's place in its document, from 0.
     pub position: i32,
+    /// The chunk's text.
     pub chunk: String,
     /// Reciprocal rank fusion of its ranks by meaning and by words: higher is better.
     pub score: f64,

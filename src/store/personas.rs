@@ -2,11 +2,15 @@
 
 use serde::Serialize;
 use tokio_postgres::{GenericClient, Row};
+use utoipa::ToSchema;
 
 use super::error::StoreError;
 
-#[derive(Debug, Clone, Serialize)]
+/// A way of answering: a system prompt under a name.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Persona {
+    /// What a question names as its `persona`.
+    #[schema(example = "socratic")]
     pub name: String,
     pub display_name: String,
     pub description: String,

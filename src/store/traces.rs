@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::{GenericClient, Row};
+use utoipa::ToSchema;
 
 use super::error::StoreError;
 use crate::domain::{Mode, PageCursor};
@@ -50,20 +51,29 @@ pub struct NewTrace<'a> {
     pub message_id: Option<Uuid>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A question as it was kept, answered or not.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Trace {
     pub id: Uuid,
     pub query: String,
+    /// The answer; none when the model could not give one.
     pub response: Option<String>,
+    #[schema(example = "fast")]
     pub mode: String,
     pub persona: Option<String>,
     pub model: String,
+    /// `ok` when answered, `failed` when not, `cancelled` when the client left first.
+    #[schema(example = "ok")]
     pub status: String,
+    /// Why it failed: the full detail for tokens with `admin`, a general sentence for others.
     pub error: Option<String>,
+    /// What kind of failure: `llm_unavailable`, `llm_timeout`, `model_not_found`,
+    /// `llm_error`, `llm_busy`, `client_closed_request`, `shutdown`.
     pub error_code: Option<String>,
     pub latency_ms: i32,
     pub prompt_tokens: Option<i32>,
     pub completion_tokens: Option<i32>,
+    /// The token that asked; none where authentication is off.
     pub token_id: Option<Uuid>,
     pub message_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,

@@ -149,11 +149,13 @@ async fn bad_knowledge_requests_are_clear_4xx() {
     let Some(app) = spawn_with_knowledge().await else {
         return;
     };
+    let long = format!("/api/search?q={}", "x".repeat(1025));
     for path in [
         "/api/search",
         "/api/search?q=%20",
         "/api/search?q=x&k=0",
         "/api/search?q=x&k=51",
+        &long,
     ] {
         let (status, body) = app.get(path).await;
         assert_eq!(status, 422, "{path}: {body}");

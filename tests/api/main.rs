@@ -17,6 +17,8 @@ mod knowledge;
 mod llm_limits;
 mod migrations;
 mod ollama_stream;
+mod openai;
+mod openapi;
 mod query;
 mod session;
 mod shutdown;

@@ -103,8 +103,14 @@ async fn bad_list_parameters_are_client_errors() {
         assert_eq!(status, 422, "limit={limit}: {body}");
     }
     assert_eq!(app.get("/api/traces?limit=100").await.0, 200);
-    // A trace id is not a cursor (it was one, before cursors named a position).
-    for before in ["nope".to_string(), uuid::Uuid::new_v4().to_string()] {
+    // A trace id is not a cursor (it was one, before cursors named a position), nor is a
+    // time before any PostgreSQL can store (about 98,600 BC here: schemathesis found it).
+    let before_time = "0_OLjTInh11p6m-R0LJ5fuhxOmP8YBk0".to_string();
+    for before in [
+        "nope".to_string(),
+        uuid::Uuid::new_v4().to_string(),
+        before_time,
+    ] {
         let (status, body) = app.get(&format!("/api/traces?before={before}")).await;
         assert_eq!(
             (status, error_code(&body)),
@@ -114,6 +120,15 @@ async fn bad_list_parameters_are_client_errors() {
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains("next_before"), "{message}");
     }
+    // PostgreSQL's earliest time is a position like any other: before every trace.
+    let (status, page) = app
+        .get("/api/traces?before=_RLZwnxXgAAAAAAAAAAAAAAAAAAAAAAA")
+        .await;
+    assert_eq!(
+        (status, page["traces"].as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{page}"
+    );
     app.stop().await;
 }
 

@@ -5,10 +5,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::kit::process::{output, serve, text};
+use crate::kit::process::{output, serving, text};
 use crate::kit::tokens::{issue_token, ALL_SCOPES};
-use crate::kit::{free_port, fresh_database, http_client, maia, start_ollama, wait_for_200};
-use crate::kit::{FakeOllama, Process};
+use crate::kit::{http_client, maia};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn authentication_can_be_off_only_on_loopback() {
@@ -46,21 +45,6 @@ async fn authentication_can_be_off_only_on_loopback() {
         text(&check)
     );
     assert!(loopback.status.success(), "{}", text(&loopback));
-}
-
-/// `maia serve` on a fresh database with `env`, ready: the process, its address, the
-/// database's URL, and the fake Ollama it uses (held by the test while it serves).
-async fn serving(env: &[(&str, &str)]) -> (Process, String, String, FakeOllama) {
-    let db = fresh_database().await;
-    let ollama = start_ollama().await;
-    let port = free_port();
-    let mut command = serve(maia(), port, &db.url, &ollama.url());
-    command.envs(env.iter().copied());
-    let server = Process::spawn(command);
-    let base = format!("http://127.0.0.1:{port}");
-    let ready = wait_for_200(&format!("{base}/readyz"), Duration::from_secs(20)).await;
-    assert!(ready, "{}", server.log());
-    (server, base, db.url, ollama)
 }
 
 #[tokio::test(flavor = "multi_thread")]

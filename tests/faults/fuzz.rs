@@ -1,6 +1,7 @@
 //! R5: arbitrary bytes and JSON shapes sent to every endpoint of an in-process app: every
 //! request gets an answer (no panic, no dropped connection), never a 5xx, always JSON (or
-//! a stream of events whose every datum is JSON).
+//! a stream of events whose every datum is JSON: maia's ending with `done` or `error`, a
+//! streamed chat completion's with `[DONE]`).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -156,11 +157,66 @@ fn query_shaped() -> impl Strategy<Value = Value> {
         })
 }
 
+/// A sensible value written as JSON text (`"2.5"`, `"true"`) as the JSON it is; anything
+/// else as it is.
+fn as_json(value: Option<Value>) -> Option<Value> {
+    value.map(|v| match v.as_str().map(serde_json::from_str::<Value>) {
+        Some(Ok(parsed)) => parsed,
+        _ => v,
+    })
+}
+
+/// Objects shaped like an OpenAI chat completion, with every field sometimes wrong.
+fn completion_shaped() -> impl Strategy<Value = Value> {
+    let message = (
+        field(&["user", "system", "developer", "assistant", "tool"]),
+        field(&["Hello", "", " ", "\u{0}", "日本語"]),
+    )
+        .prop_map(|(role, content)| serde_json::json!({"role": role, "content": content}));
+    let messages = prop_oneof![
+        3 => vec(message, 0..4).prop_map(Value::Array),
+        1 => json_value(),
+    ];
+    let numbers = &["0", "1", "2.5", "-3", "64", "null", "true"];
+    let sampling = (
+        field(numbers),
+        field(numbers),
+        field(numbers),
+        field(&["END"]),
+    );
+    (
+        field(&[MODEL, "maia-socratic", "maia-nobody", "gpt-4o", ""]),
+        proptest::option::of(messages),
+        field(&["true", "false"]),
+        sampling,
+        btree_map("[a-z_]{1,12}", json_value(), 0..2),
+    )
+        .prop_map(|(model, messages, stream, sampling, extra)| {
+            let (temperature, top_p, max_tokens, stop) = sampling;
+            let mut object: serde_json::Map<String, Value> = extra.into_iter().collect();
+            for (key, value) in [
+                ("model", model),
+                ("messages", messages),
+                ("stream", as_json(stream)),
+                ("temperature", as_json(temperature)),
+                ("top_p", as_json(top_p)),
+                ("max_tokens", as_json(max_tokens)),
+                ("stop", stop),
+            ] {
+                if let Some(v) = value {
+                    object.insert(key.into(), v);
+                }
+            }
+            Value::Object(object)
+        })
+}
+
 fn body() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         2 => vec(any::<u8>(), 0..512),
         2 => json_value().prop_map(|v| serde_json::to_vec(&v).unwrap()),
         4 => query_shaped().prop_map(|v| serde_json::to_vec(&v).unwrap()),
+        3 => completion_shaped().prop_map(|v| serde_json::to_vec(&v).unwrap()),
         // Around the 16 KiB query limit and the 64 KiB body limit.
         1 => (16_370usize..16_400).prop_map(|n| {
             serde_json::to_vec(&serde_json::json!({ "query": "q".repeat(n) })).unwrap()
@@ -203,12 +259,15 @@ fn endpoint() -> impl Strategy<Value = (Method, Vec<String>)> {
         1 => get(&["api", "health"]),
         1 => get(&["api", "consciousness", "health"]),
         1 => get(&["api", "personas"]),
+        1 => get(&["api", "openapi.json"]),
         1 => (
             proptest::sample::select(vec![Method::POST, Method::DELETE]),
             Just(path(&["api", "session"])),
         ),
         2 => get(&["api", "traces"]),
         8 => Just((Method::POST, path(&["api", "consciousness", "query"]))),
+        6 => Just((Method::POST, path(&["v1", "chat", "completions"]))),
+        1 => get(&["v1", "models"]),
         2 => (
             proptest::sample::select(vec![Method::GET, Method::DELETE]),
             trace_id,
@@ -345,7 +404,8 @@ async fn check(http: &reqwest::Client, token: &str, base: &Url, r: Request) -> R
         return Ok(());
     }
     if streamed {
-        return events_are_json(&text).map_err(|e| format!("{} {url}: {status} {e}", r.method));
+        return stream_is_json(url.path(), &text)
+            .map_err(|e| format!("{} {url}: {status} {e}", r.method));
     }
     let body: Value = serde_json::from_str(&text).map_err(|_| {
         format!(
@@ -359,6 +419,15 @@ async fn check(http: &reqwest::Client, token: &str, base: &Url, r: Request) -> R
         return Err(format!("{} {url}: {status} {body}", r.method));
     }
     Ok(())
+}
+
+/// A stream as its route writes it: OpenAI's chunks under `/v1`, maia's events elsewhere.
+fn stream_is_json(path: &str, text: &str) -> Result<(), String> {
+    if path.starts_with("/v1/") {
+        server_sent_json(text)
+    } else {
+        events_are_json(text)
+    }
 }
 
 /// Every `data:` line of a stream of events is JSON, and the stream ends with `done` or
@@ -376,6 +445,25 @@ fn events_are_json(text: &str) -> Result<(), String> {
         "done" | "error" => Ok(()),
         _ => Err(format!("a stream that ended with {last:?}: {text:?}")),
     }
+}
+
+/// A stream of `data: {json}` events ending with `data: [DONE]` (or an error event).
+fn server_sent_json(text: &str) -> Result<(), String> {
+    let mut events = text.split("\n\n").filter(|e| !e.is_empty()).peekable();
+    while let Some(event) = events.next() {
+        let data = event
+            .strip_prefix("data: ")
+            .ok_or_else(|| format!("an event that is not data: {event:?}"))?;
+        if data == "[DONE]" && events.peek().is_none() {
+            return Ok(());
+        }
+        let value: Value = serde_json::from_str(data)
+            .map_err(|_| format!("an event that is not JSON: {data:?}"))?;
+        if value.get("error").is_some() {
+            return Err(format!("an error in the stream: {value}"));
+        }
+    }
+    Err(format!("a stream without [DONE]: {text:?}"))
 }
 
 /// Sends `bytes` on a raw connection and reads what comes back; a status, if any, must be

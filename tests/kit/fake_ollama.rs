@@ -3,8 +3,10 @@
 //! Endpoints: `GET /` ("Ollama is running"), `GET /api/version`, `GET /api/tags`,
 //! `POST /api/chat` (non-streaming JSON, or streaming NDJSON, Ollama's default),
 //! `POST /api/embed` (hashed bag-of-words embeddings, `kit::embeddings`), and a plain-text
-//! 404 for anything else, like Ollama's router. How `/api/chat` answers is
-//! chosen with [`FakeOllama::set_behavior`]; every chat request body is recorded.
+//! 404 for anything else, like Ollama's router. A chat's `options.num_predict` is honoured
+//! as Ollama does: the answer stops after that many pieces, with `done_reason: "length"`.
+//! How `/api/chat` answers is chosen with [`FakeOllama::set_behavior`]; every chat request
+//! body is recorded.
 //!
 //! Part of the test kit (`kit::fake_ollama`); `kit::start_ollama` starts one with the
 //! models the kit's settings name. It runs on the caller's Tokio runtime (`#[tokio::test]`
@@ -372,10 +374,10 @@ async fn answer_chat(to: Peer, body: Bytes) -> HttpResponse {
         Behavior::Trickle(pause) => {
             let reply = echo(&request);
             let mut lines = piece_lines(&model, &pieces(&reply));
-            lines.push(final_line(&request, &model, &reply, omit));
+            lines.push(final_line(&request, &model, &reply, omit, "stop"));
             if !streaming {
                 tokio::time::sleep(pause * lines.len() as u32).await;
-                return whole_answer(&request, &model, &reply, omit);
+                return whole_answer(&request, &model, &reply, omit, "stop");
             }
             return paced(&to, lines, pause);
         }
@@ -413,11 +415,12 @@ fn answer(
     streaming: bool,
     (split, omit): (bool, bool),
 ) -> HttpResponse {
+    let (reply, done_reason) = within_num_predict(request, reply);
     if !streaming {
-        return whole_answer(request, model, reply, omit);
+        return whole_answer(request, model, &reply, omit, done_reason);
     }
-    let mut lines = piece_lines(model, &pieces(reply));
-    lines.push(final_line(request, model, reply, omit));
+    let mut lines = piece_lines(model, &pieces(&reply));
+    lines.push(final_line(request, model, &reply, omit, done_reason));
     ndjson(to, lines, split)
 }
 
@@ -463,6 +466,7 @@ fn whole_answer(
     model: &str,
     reply: &str,
     omit: bool,
+    done_reason: &str,
 ) -> HttpResponse {
     let pieces = pieces(reply);
     let mut object = message_object(model, pieces.len(), reply, true);
@@ -471,12 +475,33 @@ fn whole_answer(
         prompt_eval_count(request),
         pieces.len().max(1) as u64,
         omit,
+        done_reason,
     );
     json_response(StatusCode::OK, &Value::Object(object))
 }
 
+/// `reply` cut after `options.num_predict` pieces, if the request sets it and the reply is
+/// longer, and why the answer ended: `length` then, else `stop`.
+fn within_num_predict(request: &Map<String, Value>, reply: &str) -> (String, &'static str) {
+    let limit = request
+        .get("options")
+        .and_then(|o| o.get("num_predict"))
+        .and_then(Value::as_u64);
+    let pieces = pieces(reply);
+    match limit {
+        Some(n) if (n as usize) < pieces.len() => (pieces[..n as usize].concat(), "length"),
+        _ => (reply.to_string(), "stop"),
+    }
+}
+
 /// The last NDJSON line of a streamed `reply`: done, with the counts.
-fn final_line(request: &Map<String, Value>, model: &str, reply: &str, omit: bool) -> Bytes {
+fn final_line(
+    request: &Map<String, Value>,
+    model: &str,
+    reply: &str,
+    omit: bool,
+    done_reason: &str,
+) -> Bytes {
     let pieces = pieces(reply);
     let mut last = message_object(model, pieces.len(), "", true);
     add_final_data(
@@ -484,6 +509,7 @@ fn final_line(request: &Map<String, Value>, model: &str, reply: &str, omit: bool
         prompt_eval_count(request),
         pieces.len().max(1) as u64,
         omit,
+        done_reason,
     );
     line(&Value::Object(last))
 }
@@ -581,8 +607,9 @@ fn add_final_data(
     prompt_tokens: u64,
     eval_count: u64,
     omit: bool,
+    done_reason: &str,
 ) {
-    object.insert("done_reason".into(), json!("stop"));
+    object.insert("done_reason".into(), json!(done_reason));
     object.insert("total_duration".into(), json!(TOTAL_DURATION));
     if !omit {
         object.insert("load_duration".into(), json!(LOAD_DURATION));

@@ -5,6 +5,9 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use super::database::fresh_database;
+use super::fake_ollama::FakeOllama;
+use super::http::{free_port, wait_for_200};
 use super::settings::MODEL;
 
 /// How often `Process::wait_exit` looks.
@@ -45,6 +48,21 @@ pub fn serve(mut command: Command, port: u16, db_url: &str, ollama_url: &str) ->
         .env("MAIA_OLLAMA__URL", ollama_url)
         .env("MAIA_OLLAMA__MODEL", MODEL);
     command
+}
+
+/// `maia serve` on a fresh database with `env`, ready: the process, its address, the
+/// database's URL, and the fake Ollama it uses (held by the test while it serves).
+pub async fn serving(env: &[(&str, &str)]) -> (Process, String, String, FakeOllama) {
+    let db = fresh_database().await;
+    let ollama = super::start_ollama().await;
+    let port = free_port();
+    let mut command = serve(maia(), port, &db.url, &ollama.url());
+    command.envs(env.iter().copied());
+    let server = Process::spawn(command);
+    let base = format!("http://127.0.0.1:{port}");
+    let ready = wait_for_200(&format!("{base}/readyz"), Duration::from_secs(20)).await;
+    assert!(ready, "{}", server.log());
+    (server, base, db.url, ollama)
 }
 
 /// [`maia`] started with an open-files limit of `soft`, and `hard` if given (else the

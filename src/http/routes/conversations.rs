@@ -4,33 +4,58 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::traces::{parse_cursor, parse_limit};
-use crate::domain::{ConversationChange, NewConversation, Query};
+use crate::domain::{ConversationChange, Mode, NewConversation, Query};
 use crate::http::disconnect::client_gone;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::JsonBody;
 use crate::http::sse;
 use crate::http::state::AppState;
-use crate::service::{Caller, TurnDone};
+use crate::service::{Caller, ConversationPage, ConversationView, TurnDone};
+use crate::store::Conversation;
 
-#[derive(Deserialize)]
+/// A new conversation; every field may be left out. Any other field is refused (422).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartBody {
+    /// One line, at most 200 characters; none: made from the first question.
+    #[schema(max_length = 200, example = "Upgrading PostgreSQL")]
     title: Option<String>,
+    /// A persona's name (`GET /api/personas`), in any case; none: maia's own prompt.
+    #[schema(
+        max_length = 64,
+        pattern = "^[A-Za-z][A-Za-z0-9_-]*$",
+        example = "socratic"
+    )]
     persona: Option<String>,
+    /// A model Ollama has and maia allows; none: the mode's model when each question is
+    /// asked.
+    #[schema(
+        max_length = 200,
+        pattern = "^[A-Za-z0-9_:-][A-Za-z0-9._:-]*(/[A-Za-z0-9_:-][A-Za-z0-9._:-]*)*$",
+        example = "llama3.2:3b"
+    )]
     model: Option<String>,
+    /// `fast` (the default) or `deep`, in any case.
+    #[schema(value_type = Option<Mode>)]
     mode: Option<String>,
 }
 
-/// Each field: absent leaves it, `null` clears it, a value sets it.
-#[derive(Deserialize)]
+/// What to change: at least one field. Each: absent leaves it, `null` clears it, a value
+/// sets it.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeBody {
+    /// One line, at most 200 characters.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 200)]
     title: Option<Option<String>>,
+    /// A persona's name, in any case.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 64, pattern = "^[A-Za-z][A-Za-z0-9_-]*$")]
     persona: Option<Option<String>>,
 }
 
@@ -39,19 +64,35 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
     Option::<String>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
+/// A question in the conversation. Any other field is refused (422).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageBody {
+    /// The question: not blank, at most 16 KiB of UTF-8, no NUL character.
+    #[schema(min_length = 1, max_length = 16384, example = "And after the upgrade?")]
     content: String,
     /// The answer as server-sent events, as it is written.
     stream: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// How many conversations, 1 to 100; 20 by default.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
-    /// Where the previous page ended: its `next_before`.
+    /// Where the previous page ended: its `next_before`, unchanged.
+    #[param(pattern = "^[A-Za-z0-9_-]{32}$")]
     before: Option<String>,
+}
+
+/// The path's `{id}`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ConversationId {
+    /// The conversation's id.
+    #[param(value_type = uuid::Uuid)]
+    id: String,
 }
 
 fn parse_id(text: &str) -> Result<Uuid, ApiError> {
@@ -59,6 +100,18 @@ fn parse_id(text: &str) -> Result<Uuid, ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("{text:?} is not a conversation id (a UUID)")))
 }
 
+/// Start a conversation
+#[utoipa::path(
+    post,
+    path = "/api/conversations",
+    tag = "conversations",
+    operation_id = "start_conversation",
+    request_body = StartBody,
+    responses(
+        (status = 201, description = "the new conversation", body = Conversation),
+        (status = 422, description = "`validation_failed`: a title of more than one line or 200 characters, an unknown mode or persona, a model name that cannot be one or is not allowed", body = ErrorBody),
+    )
+)]
 pub async fn start(
     state: web::Data<AppState>,
     caller: Caller,
@@ -74,6 +127,21 @@ pub async fn start(
     Ok(HttpResponse::Created().json(conversation))
 }
 
+/// The conversations, newest activity first, a page at a time
+///
+/// A token sees its own conversations; one with `admin` sees every token's.
+#[utoipa::path(
+    get,
+    path = "/api/conversations",
+    tag = "conversations",
+    operation_id = "list_conversations",
+    params(ListParams),
+    responses(
+        (status = 200, description = "a page of conversations", body = ConversationPage),
+        (status = 400, description = "`bad_request`: `before` is not a page cursor, or the query string cannot be read", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: `limit` is not a whole number from 1 to 100", body = ErrorBody),
+    )
+)]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -85,25 +153,56 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(page))
 }
 
+/// One conversation with its messages
+///
+/// The newest messages that fit in `http.max_response_bytes`, oldest first;
+/// `message_count` says how many there are.
+#[utoipa::path(
+    get,
+    path = "/api/conversations/{id}",
+    tag = "conversations",
+    operation_id = "get_conversation",
+    params(ConversationId),
+    responses(
+        (status = 200, description = "the conversation and its messages", body = ConversationView),
+        (status = 400, description = "`bad_request`: the id is not a UUID", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such conversation (or another token's)", body = ErrorBody),
+    )
+)]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
     let view = state
         .services
-        .conversation(&caller, parse_id(&path)?)
+        .conversation(&caller, parse_id(&path.id)?)
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// Change a conversation's title or persona
+#[utoipa::path(
+    patch,
+    path = "/api/conversations/{id}",
+    tag = "conversations",
+    operation_id = "change_conversation",
+    params(ConversationId),
+    request_body = ChangeBody,
+    responses(
+        (status = 200, description = "the conversation as changed", body = Conversation),
+        (status = 400, description = "`bad_request`: the id is not a UUID", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such conversation (or another token's)", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: nothing to change, a title of more than one line or 200 characters, an unknown persona", body = ErrorBody),
+    )
+)]
 pub async fn change(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<ConversationId>,
     JsonBody(body): JsonBody<ChangeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path)?;
+    let id = parse_id(&path.id)?;
     let change = ConversationChange::parse(
         body.title.as_ref().map(Option::as_deref),
         body.persona.as_ref().map(Option::as_deref),
@@ -115,26 +214,70 @@ pub async fn change(
     Ok(HttpResponse::Ok().json(conversation))
 }
 
+/// Delete a conversation, its messages and their traces
+///
+/// In one transaction.
+#[utoipa::path(
+    delete,
+    path = "/api/conversations/{id}",
+    tag = "conversations",
+    operation_id = "delete_conversation",
+    params(ConversationId),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 400, description = "`bad_request`: the id is not a UUID", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such conversation", body = ErrorBody),
+    )
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<ConversationId>,
 ) -> Result<HttpResponse, ApiError> {
     state
         .services
-        .forget_conversation(&caller, parse_id(&path)?)
+        .forget_conversation(&caller, parse_id(&path.id)?)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Ask in a conversation
+///
+/// The question is stored, asked with the persona's prompt and the earlier messages that
+/// fit the context budget (`chat.context_messages`, `chat.context_tokens`), and the answer
+/// stored as the next message, with the exchange's trace. With `"stream": true` the answer
+/// comes as server-sent events: `token` (`{"content"}`) as it is written, then `done`
+/// (this answer's fields but `content`) or `error` (the error body); a comment while the
+/// model is silent.
+#[utoipa::path(
+    post,
+    path = "/api/conversations/{id}/messages",
+    tag = "conversations",
+    operation_id = "ask_in_conversation",
+    params(ConversationId),
+    request_body = MessageBody,
+    responses(
+        (status = 200, description = "answered and stored; or, streamed, the answer's events", content(
+            (TurnDone = "application/json"),
+            (String = "text/event-stream"),
+        )),
+        (status = 400, description = "`bad_request`: the id is not a UUID", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such conversation (or another token's)", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: a blank or over-long content, or a NUL in it", body = ErrorBody),
+        (status = 502, description = "`model_not_found`: Ollama does not have the model; `llm_error`: Ollama answered with an error. The question is kept, with a failed trace", body = ErrorBody),
+        (status = 503, description = "`llm_unavailable`: Ollama is unreachable; `llm_busy`: too many questions wait for Ollama (`ollama.max_queue`); `shutdown`: maia is stopping. The question is kept, with a failed trace", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "with `llm_busy`: seconds to wait"))),
+        (status = 504, description = "`llm_timeout`: Ollama was silent for longer than `ollama.timeout`, or its answer took longer than `ollama.max_answer_seconds`. The question is kept, with a failed trace", body = ErrorBody),
+    )
+)]
 pub async fn message(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<ConversationId>,
     JsonBody(body): JsonBody<MessageBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path)?;
+    let id = parse_id(&path.id)?;
     // A message's text is checked as a query's is, and named as the body names it.
     let content = Query::parse(body.content)
         .map_err(|e| ApiError::Unprocessable(e.to_string().replacen("query", "content", 1)))?;

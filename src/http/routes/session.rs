@@ -4,21 +4,49 @@
 
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::domain::TokenSecret;
 use crate::http::auth::SESSION_COOKIE;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::JsonBody;
 use crate::http::state::AppState;
 use crate::service::{Refusal, ServiceError};
 
-#[derive(Deserialize)]
+/// A token, to be exchanged for a session cookie.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
+    /// An access token, `maia_` and 43 characters of base64url.
+    #[schema(example = "maia_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
     token: String,
 }
 
+/// A session opened.
+#[derive(Serialize, ToSchema)]
+pub struct Session {
+    /// When the cookie stops working (`auth.session_hours`).
+    expires_at: DateTime<Utc>,
+}
+
+/// Sign a browser in
+///
+/// Sets the session cookie `maia_session` (`HttpOnly`, `SameSite=Strict`, `Secure` unless
+/// the request came over plain HTTP from this machine), which stands for the token and its
+/// scopes until it expires or the token is revoked.
+#[utoipa::path(
+    post,
+    path = "/api/session",
+    tag = "session",
+    request_body = SignIn,
+    responses(
+        (status = 200, description = "signed in: the session cookie is set", body = Session,
+            headers(("Set-Cookie" = String, description = "`maia_session=...`"))),
+        (status = 401, description = "`token_malformed`, `token_invalid`, `token_revoked`, `token_expired`: the token cannot open a session", body = ErrorBody),
+    )
+)]
 pub async fn sign_in(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -40,11 +68,23 @@ pub async fn sign_in(
         session.secret.expose().to_string(),
         time::Duration::seconds(max_age),
     );
-    Ok(HttpResponse::Ok()
-        .cookie(cookie)
-        .json(serde_json::json!({ "expires_at": session.expires_at })))
+    Ok(HttpResponse::Ok().cookie(cookie).json(Session {
+        expires_at: session.expires_at,
+    }))
 }
 
+/// Sign out
+///
+/// Ends the session of the cookie sent, if any, and clears the cookie.
+#[utoipa::path(
+    delete,
+    path = "/api/session",
+    tag = "session",
+    responses(
+        (status = 204, description = "signed out: the session is over and the cookie cleared",
+            headers(("Set-Cookie" = String, description = "`maia_session=`, expired"))),
+    )
+)]
 pub async fn sign_out(
     req: HttpRequest,
     state: web::Data<AppState>,
