@@ -12,4 +12,4 @@ pub use completion::{Completion, Sampling, Speaker, Turn};
 pub use conversation::{ConversationChange, NewConversation, Title};
 pub use cursor::PageCursor;
 pub use document::{parse_k, DocumentInput, MAX_DOCUMENT_BYTES};
-pub use question::{Mode, ModelName, PersonaName, Query, Question, ValidationError};
+pub use question::{Consult, Mode, ModelName, PersonaName, Query, Question, ValidationError};

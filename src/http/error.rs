@@ -171,6 +171,15 @@ fn describe_service(error: &ServiceError) -> (StatusCode, &'static str, String) 
             "knowledge_unavailable",
             state.to_string(),
         ),
+        // The cause's status and code, and that the question was kept.
+        ServiceError::Unsourced(cause) => {
+            let (status, code, message) = describe_service(cause);
+            let message = format!(
+                "the answer's sources could not be found: {message}; the question was saved \
+                 as failed"
+            );
+            (status, code, message)
+        }
         ServiceError::ShuttingDown => (
             S::SERVICE_UNAVAILABLE,
             "shutdown",
@@ -296,6 +305,11 @@ fn headers(error: &ApiError) -> Vec<(header::HeaderName, String)> {
         ) => {
             vec![(header::RETRY_AFTER, LLM_BUSY_RETRY_AFTER.to_string())]
         }
+        ApiError::Service(ServiceError::Unsourced(cause))
+            if matches!(**cause, ServiceError::Embedding(LlmError::Busy)) =>
+        {
+            vec![(header::RETRY_AFTER, LLM_BUSY_RETRY_AFTER.to_string())]
+        }
         // A place frees as soon as one of the client's other connections closes.
         ApiError::TooManyConnections(_) => vec![(header::RETRY_AFTER, "1".into())],
         _ => Vec::new(),
@@ -307,7 +321,9 @@ fn headers(error: &ApiError) -> Vec<(header::HeaderName, String)> {
 fn logged_where_it_happened(error: &ApiError) -> bool {
     matches!(
         error,
-        ApiError::Service(ServiceError::Llm(_) | ServiceError::ShuttingDown)
+        ApiError::Service(
+            ServiceError::Llm(_) | ServiceError::ShuttingDown | ServiceError::Unsourced(_)
+        )
     )
 }
 

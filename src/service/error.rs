@@ -33,6 +33,10 @@ pub enum ServiceError {
     /// Knowledge cannot be used on this database; the state says what to do.
     #[error("{0}")]
     KnowledgeUnavailable(KnowledgeState),
+    /// An answer asked to draw on knowledge could not find its sources (knowledge off,
+    /// the question not embedded): the question was kept as a failed trace.
+    #[error("the answer's sources could not be found: {0}")]
+    Unsourced(Box<ServiceError>),
     /// The server is stopping: an answer still being written when the grace was nearly
     /// over was ended, and kept.
     #[error("maia is shutting down")]

@@ -145,7 +145,7 @@ pub fn search_words(question: &str) -> String {
 
 /// Whose documents `caller` sees: an admin or a maia without authentication all, a token
 /// its own and the owner's.
-fn shelf(caller: &Caller) -> Shelf {
+pub(super) fn shelf(caller: &Caller) -> Shelf {
     match caller.token_id {
         Some(token) if !caller.scopes.contains(Scope::Admin) => Shelf::Token(token),
         _ => Shelf::All,
@@ -266,6 +266,17 @@ impl Services {
         question: &str,
         k: i64,
     ) -> Result<Vec<Hit>, ServiceError> {
+        self.search_shelf(shelf(caller), question, k).await
+    }
+
+    /// The `k` chunks on `shelf` that best answer `question`: embedded (a slot at the
+    /// model, as any call to Ollama), then looked for by meaning and by words at once.
+    pub(super) async fn search_shelf(
+        &self,
+        shelf: Shelf,
+        question: &str,
+        k: i64,
+    ) -> Result<Vec<Hit>, ServiceError> {
         self.require_knowledge().await?;
         let embedding = {
             let _slot = self.gate.enter().await.map_err(ServiceError::Embedding)?;
@@ -288,7 +299,7 @@ impl Services {
             let mut conn = self.db.conn().await?;
             let tx = conn.transaction().await?;
             store::set_search_breadth(&*tx, query.candidates).await?;
-            let hits = store::search(&*tx, shelf(caller), &query).await?;
+            let hits = store::search(&*tx, shelf, &query).await?;
             tx.commit().await?;
             Ok(hits)
         };

@@ -20,6 +20,7 @@ mod query;
 mod schema;
 mod services;
 mod shutdown;
+mod sources;
 mod throttle;
 mod tokens;
 

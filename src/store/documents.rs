@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::StoreError;
+use super::traces::Citation;
 use crate::domain::PageCursor;
 
 /// Whose documents a statement may touch.
@@ -250,6 +251,17 @@ pub struct Hit {
     pub chunk: String,
     /// Reciprocal rank fusion of its ranks by meaning and by words: higher is better.
     pub score: f64,
+}
+
+impl From<Hit> for Citation {
+    fn from(hit: Hit) -> Self {
+        Self {
+            document_id: hit.document_id,
+            title: hit.title,
+            chunk: hit.chunk,
+            score: hit.score,
+        }
+    }
 }
 
 /// What a search looks for: the question's embedding, its words as a `tsquery` (terms

@@ -11,7 +11,7 @@ use crate::kit::knowledge::{
 use crate::kit::tokens::{client_with, issue_token};
 use crate::kit::{decode, error_code, TestApp};
 
-/// A small vault: each note about one thing, in the owner's words.
+/// A small vault (also `citations.rs`'s): each note about one thing, in the owner's words.
 const CORPUS: &[(&str, &str)] = &[
     ("Backups", "# Backups\n\nThe PostgreSQL dump runs nightly at 01:15 with pg_dump. Two copies are kept on the NAS."),
     ("Sourdough", "# Sourdough\n\nFeed the starter with rye flour and water every morning. Bake the bread at 250 degrees."),
@@ -21,7 +21,7 @@ const CORPUS: &[(&str, &str)] = &[
     ("Wifi", "# Network\n\nThe router is a Fritzbox in the hallway. The guest wifi password is on the fridge."),
 ];
 
-async fn add_corpus(app: &TestApp) {
+pub async fn add_corpus(app: &TestApp) {
     for (title, content) in CORPUS {
         let (status, body) = app.add_document(title, content, None).await;
         assert_eq!(status, 201, "{body}");

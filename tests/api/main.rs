@@ -7,6 +7,7 @@ mod kit;
 
 mod auth;
 mod browser;
+mod citations;
 mod connections;
 mod conversations;
 mod database;
