@@ -42,7 +42,7 @@ impl Embedder {
 }
 
 /// The embedding space the configuration names.
-pub(super) fn space_of(settings: &KnowledgeSettings) -> EmbeddingSpace {
+pub fn space_of(settings: &KnowledgeSettings) -> EmbeddingSpace {
     EmbeddingSpace {
         model: settings.embed_model.clone(),
         dimensions: i32::try_from(settings.embed_dimensions).unwrap_or(i32::MAX),

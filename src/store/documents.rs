@@ -351,3 +351,51 @@ pub async fn set_search_breadth(
     .await?;
     Ok(())
 }
+
+/// How many chunks there are.
+#[tracing::instrument(skip_all)]
+pub async fn count_chunks(db: &impl GenericClient) -> Result<i64, StoreError> {
+    let row = db.query_one("SELECT count(*) FROM chunks", &[]).await?;
+    Ok(row.get(0))
+}
+
+/// A chunk's key: its document and its position there.
+pub type ChunkKey = (Uuid, i32);
+
+/// Up to `limit` chunks in key order after `after` (from the first without it), with
+/// their text.
+#[tracing::instrument(skip_all)]
+pub async fn chunks_after(
+    db: &impl GenericClient,
+    after: Option<ChunkKey>,
+    limit: i64,
+) -> Result<Vec<(ChunkKey, String)>, StoreError> {
+    let rows = db
+        .query(
+            "SELECT document_id, position, text FROM chunks \
+             WHERE ($1::uuid IS NULL OR (document_id, position) > ($1, $2)) \
+             ORDER BY document_id, position LIMIT $3",
+            &[&after.map(|k| k.0), &after.map(|k| k.1), &limit],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect())
+}
+
+/// Gives each chunk its embedding, with one prepared statement.
+#[tracing::instrument(skip_all, fields(chunks = chunks.len()))]
+pub async fn set_embeddings(
+    db: &impl GenericClient,
+    chunks: &[(ChunkKey, Vector)],
+) -> Result<(), StoreError> {
+    let statement = db
+        .prepare("UPDATE chunks SET embedding = $3 WHERE document_id = $1 AND position = $2")
+        .await?;
+    for ((document, position), embedding) in chunks {
+        db.execute(&statement, &[document, position, embedding])
+            .await?;
+    }
+    Ok(())
+}

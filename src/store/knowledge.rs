@@ -50,9 +50,8 @@ pub enum KnowledgeState {
     NotSetUp,
     #[error(
         "the documents were embedded with {} ({} dimensions), and knowledge.embed_model is \
-         {} ({} dimensions): set the model back, or drop knowledge's tables (chunks, \
-         documents, knowledge_embedding, refinery_knowledge_history), restart maia and add \
-         the documents again",
+         {} ({} dimensions): set the model back, or run `maia docs reembed` to embed every \
+         chunk again with the configured one",
         .stored.model, .stored.dimensions, .configured.model, .configured.dimensions
     )]
     OtherSpace {
@@ -187,6 +186,33 @@ async fn set_up(
     }
     tx.commit().await?;
     knowledge_state(client, space).await
+}
+
+/// Sets knowledge up for `space` in place of the one it was set up for, under the migration
+/// lock, in one transaction: the embedding column and its index made again, every
+/// embedding dropped (they are another model's; `maia docs reembed` makes the new ones).
+pub async fn adopt_space(
+    settings: &DatabaseSettings,
+    space: &EmbeddingSpace,
+) -> Result<(), StoreError> {
+    let mut client = connect(settings).await?;
+    lock_migrations(&client).await?;
+    let adopted = async {
+        let tx = client.transaction().await?;
+        make_space(&tx, space).await?;
+        tx.commit().await?;
+        Ok::<_, StoreError>(())
+    }
+    .await;
+    let unlock = unlock_migrations(&client).await;
+    adopted?;
+    unlock?;
+    tracing::info!(
+        model = space.model,
+        dimensions = space.dimensions,
+        "knowledge set up for another embedding model; every chunk waits to be embedded again"
+    );
+    Ok(())
 }
 
 /// Makes the embedding column `vector(dimensions)` with its HNSW index (cosine distance),

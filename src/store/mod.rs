@@ -19,12 +19,14 @@ pub use conversations::{
     StoredMessage,
 };
 pub use documents::{
-    delete_document, find_by_source, find_document, insert_chunks, insert_document, list_documents,
-    replace_document, search, set_search_breadth, Document, Hit, NewChunk, NewDocument,
-    SearchQuery, Shelf,
+    chunks_after, count_chunks, delete_document, find_by_source, find_document, insert_chunks,
+    insert_document, list_documents, replace_document, search, set_embeddings, set_search_breadth,
+    ChunkKey, Document, Hit, NewChunk, NewDocument, SearchQuery, Shelf,
 };
 pub use error::StoreError;
-pub use knowledge::{knowledge_state, set_up_knowledge, EmbeddingSpace, KnowledgeState};
+pub use knowledge::{
+    adopt_space, knowledge_state, set_up_knowledge, EmbeddingSpace, KnowledgeState,
+};
 pub use migrations::{
     embedded_migrations, migrate, migrate_when_ready, migration_status, Migration, MigrationStatus,
     SchemaMismatch, READY_WAIT,

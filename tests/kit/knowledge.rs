@@ -5,7 +5,7 @@
 //! running, unless `MAIA_TEST_REQUIRE_PGVECTOR` is set (as `.ci/run` sets it): then they
 //! fail.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
@@ -30,8 +30,14 @@ pub async fn has_pgvector(db_url: &str) -> bool {
 /// has no pgvector (see the module).
 pub async fn spawn_with_knowledge() -> Option<TestApp> {
     let app = TestApp::spawn().await;
-    if has_pgvector(&app.db_url).await {
-        return Some(app);
+    pgvector_or_skip(&app.db_url).await.then_some(app)
+}
+
+/// Whether the server at `db_url` has pgvector; if not, says the test is skipped (or
+/// fails, when `MAIA_TEST_REQUIRE_PGVECTOR` is set).
+pub async fn pgvector_or_skip(db_url: &str) -> bool {
+    if has_pgvector(db_url).await {
+        return true;
     }
     assert!(
         std::env::var_os("MAIA_TEST_REQUIRE_PGVECTOR").is_none(),
@@ -41,7 +47,28 @@ pub async fn spawn_with_knowledge() -> Option<TestApp> {
     eprintln!(
         "skipped: the tests' PostgreSQL has no pgvector (set MAIA_PG_BINDIR to one that has)"
     );
-    None
+    false
+}
+
+/// Writes a vault of `count` small notes into `dir`, two to a folder, each about one
+/// thing (`note 17` says so in its words): their paths, in the order of their names.
+pub fn write_vault(dir: &Path, count: usize) -> Vec<PathBuf> {
+    (0..count)
+        .map(|n| {
+            let folder = dir.join(format!("folder-{:05}", n / 2));
+            std::fs::create_dir_all(&folder).expect("a folder of the vault");
+            let path = folder.join(format!("note-{n:05}.md"));
+            let text = format!(
+                "---\ntags: [vault]\n---\n# Note {n}\n\nNote {n} is about topic{} and \
+                 subject{}. See [[note-{:05}]].\n",
+                n % 97,
+                n % 13,
+                (n + 1) % count
+            );
+            std::fs::write(&path, text).expect("a note of the vault");
+            path
+        })
+        .collect()
 }
 
 /// A PostgreSQL server without pgvector (Debian's own, say), if this machine has one.
