@@ -26,6 +26,9 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("unsupported content type: send application/json")]
     UnsupportedMediaType,
+    /// An uploaded file of a kind maia does not take; the message says which it takes.
+    #[error("{0}")]
+    UnsupportedUpload(String),
     #[error(
         "the request head (request line and headers) is {size} bytes; the limit is {limit} bytes"
     )]
@@ -129,7 +132,7 @@ fn describe(error: &ApiError) -> (StatusCode, &'static str, String) {
         ApiError::InvalidJson(_) => (S::BAD_REQUEST, "invalid_json", own),
         ApiError::Unprocessable(_) => (S::UNPROCESSABLE_ENTITY, "validation_failed", own),
         ApiError::PayloadTooLarge(_) => (S::PAYLOAD_TOO_LARGE, "payload_too_large", own),
-        ApiError::UnsupportedMediaType => {
+        ApiError::UnsupportedMediaType | ApiError::UnsupportedUpload(_) => {
             (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", own)
         }
         ApiError::HeadTooLarge { .. } => (

@@ -26,3 +26,4 @@ mod shutdown;
 mod sovereignty;
 mod streaming;
 mod traces;
+mod upload;

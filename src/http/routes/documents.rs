@@ -1,7 +1,8 @@
 //! The owner's knowledge: `POST` and `GET /api/documents`, `GET` and `DELETE
 //! /api/documents/{id}`, and `GET /api/search?q=&k=` (hybrid: by meaning and by words).
 
-use actix_web::{web, HttpResponse};
+use actix_multipart::Multipart;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -11,6 +12,7 @@ use crate::domain::{parse_k, DocumentInput, Query, MAX_DOCUMENT_BYTES};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::JsonBody;
 use crate::http::state::AppState;
+use crate::http::upload::{is_multipart, Upload};
 use crate::service::{Caller, DocumentPage, DocumentView, PutDocument};
 use crate::store::Hit;
 
@@ -20,6 +22,25 @@ pub const MAX_BODY_BYTES: usize = 2 * MAX_DOCUMENT_BYTES + 64 * 1024;
 /// The longest search, in characters: a question, not a document. Its URL stays well
 /// within what a request line may be (a URL over 64 KiB is refused before maia sees it).
 const MAX_Q_CHARS: usize = 1024;
+
+/// A document uploaded as a file (`multipart/form-data`). Any other part is refused (422).
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "read by http::upload, part by part; here for the document"
+)]
+pub struct UploadForm {
+    /// A `.md`, `.markdown` or `.txt` file (its name in the part's `filename`), UTF-8, at
+    /// most 1 MiB; another kind is 415.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// One line, at most 200 characters; left out: the file's name without its extension.
+    #[schema(max_length = 200)]
+    title: Option<String>,
+    /// As in the JSON body: the same source again replaces the document.
+    #[schema(max_length = 2048)]
+    source: Option<String>,
+}
 
 /// A document to add. Any other field is refused (422).
 #[derive(Deserialize, ToSchema)]
@@ -90,20 +111,25 @@ fn parse_id(text: &str) -> Result<Uuid, ApiError> {
 
 /// Add a document
 ///
-/// Cut into chunks on its headings and paragraphs, each embedded by Ollama
-/// (`knowledge.embed_model`), then stored with its chunks in one transaction. A document
-/// whose `source` is already there is replaced if its content changed, left as it is if
-/// not (`outcome` says which).
+/// As JSON, or uploaded as a file (`multipart/form-data`). Cut into chunks on its headings
+/// and paragraphs, each embedded by Ollama (`knowledge.embed_model`), then stored with its
+/// chunks in one transaction. A document whose `source` is already there is replaced if
+/// its content changed, left as it is if not (`outcome` says which).
 #[utoipa::path(
     post,
     path = "/api/documents",
     tag = "knowledge",
     operation_id = "add_document",
-    request_body = AddBody,
+    request_body(content(
+        (AddBody = "application/json"),
+        (UploadForm = "multipart/form-data"),
+    )),
     responses(
         (status = 201, description = "the document as stored, and what was done", body = PutDocument),
-        (status = 413, description = "`payload_too_large`: the body is over 2 MiB + 64 KiB", body = ErrorBody),
-        (status = 422, description = "`validation_failed`: a blank or over-long title, content or source, a NUL in the content", body = ErrorBody),
+        (status = 400, description = "`bad_request`: a multipart body that cannot be read", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: a JSON body over 2 MiB + 64 KiB, or an uploaded file over 1 MiB", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: a body neither `application/json` nor `multipart/form-data`, or an uploaded file that is not `.md`, `.markdown` or `.txt`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: a blank or over-long title, content or source, a NUL in the content; an upload without its file, with a part it does not take or twice, or a file that is not UTF-8", body = ErrorBody),
         (status = 502, description = "`model_not_found`: Ollama does not have the embedding model; `llm_error`: Ollama answered with an error", body = ErrorBody),
         (status = 503, description = "`knowledge_unavailable`: the database has no pgvector, or its documents were embedded with another model; the message says what to do. `llm_unavailable`: Ollama is unreachable; `llm_busy`: too many requests wait for Ollama", body = ErrorBody,
             headers(("Retry-After" = u64, description = "with `llm_busy`: seconds to wait"))),
@@ -111,12 +137,30 @@ fn parse_id(text: &str) -> Result<Uuid, ApiError> {
     )
 )]
 pub async fn add(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<AddBody>,
-) -> Result<HttpResponse, ApiError> {
-    let input = DocumentInput::parse(&body.title, body.content, body.source.as_deref())?;
-    let put = state.services.add_document(&caller, input).await?;
+    payload: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
+    let input = if is_multipart(req.headers()) {
+        let upload = Upload::read(Multipart::new(req.headers(), payload)).await?;
+        let title = upload.title();
+        let Some((_, content)) = upload.file else {
+            let missing = "an upload needs its file: a part named \"file\"";
+            return Err(ApiError::Unprocessable(missing.into()).into());
+        };
+        DocumentInput::parse(&title, content, upload.source.as_deref()).map_err(ApiError::from)?
+    } else {
+        let JsonBody(body) =
+            JsonBody::<AddBody>::from_request(&req, &mut payload.into_inner()).await?;
+        DocumentInput::parse(&body.title, body.content, body.source.as_deref())
+            .map_err(ApiError::from)?
+    };
+    let put = state
+        .services
+        .add_document(&caller, input)
+        .await
+        .map_err(ApiError::from)?;
     Ok(HttpResponse::Created().json(put))
 }
 

@@ -373,7 +373,6 @@ const WITH_A_BODY: &[Answer] = &[
         "`body_timeout`: the body took longer than `http.body_timeout`; the connection is closed",
         None,
     ),
-    // A route that reads larger bodies says so in its own annotation.
     ("413", "`payload_too_large`: the body is over 64 KiB", None),
     (
         "415",
@@ -403,7 +402,8 @@ fn shared_answers(endpoint: &Endpoint, has_body: bool) -> Vec<Answer> {
         .into_iter()
         .filter(|(applies, _)| *applies)
         .flat_map(|(_, answers)| answers.iter().copied())
-        .filter(|(status, _, _)| *status != "413" || endpoint.body_limit.is_none())
+        // A route that reads larger bodies, and of other kinds, describes those itself.
+        .filter(|(status, _, _)| endpoint.body_limit.is_none() || !["413", "415"].contains(status))
         .collect()
 }
 
