@@ -60,14 +60,18 @@ rustPlatform.buildRustPackage {
   # binaries) skip it: the same source's suite runs in `packages.maia`, and a binary built
   # for another architecture would run it under emulation, slowly and with its timeouts.
   doCheck = stdenv.buildPlatform.canExecute stdenv.hostPlatform && !stdenv.hostPlatform.isStatic;
+  # PostgreSQL with pgvector, so that knowledge's tests run (and fail, rather than skip,
+  # if it is not found). nixpkgs' compiler wrapper drops pgvector's `-march=native`, so the
+  # extension runs on any CPU of the platform.
   nativeCheckInputs = [
-    postgresql
+    (postgresql.withPackages (ps: [ ps.pgvector ]))
     skopeo
     jq
   ];
   preCheck = ''
     export HOME=$TMPDIR
     export MAIA_TEST_REQUIRE_SKOPEO=1
+    export MAIA_TEST_REQUIRE_PGVECTOR=1
   '';
   cargoTestFlags = lib.optionals faultTests [
     "--test"
