@@ -1,7 +1,7 @@
 //! Benchmarks: maia against baselines, side by side on this machine, in one run.
 //!
 //! ```sh
-//! cargo run --release --example bench -- [--quick]
+//! cargo run --release --example bench -- [--quick] [--only P6,P7]
 //! ```
 //!
 //! Builds the release binary, then starts everything itself on loopback: a PostgreSQL
@@ -13,12 +13,19 @@
 //! both sides. Figures go to standard output, one line each; progress to standard error.
 //! Exits 1 if a figure misses its target. The image's size comes from the archive `oci/smoke`
 //! writes; this program does not build it, and without it that line only says so.
+//! `--only` runs the figures named (comma-separated, `P1` to `P7`) and nothing else;
+//! `--quick` shortens every measurement.
+//!
+//! P6 and P7 (streamed answers: the time to the first token, and 1,000 streams at once) are
+//! in `bench/streams.rs`, which says what they measure and how maia is configured for them.
 //!
 //! The cluster, the databases, the fake Ollama, the `maia` processes and the waits are the
 //! test kit's (`tests/kit`); what is here is the baseline server, wrk and the figures.
 
 #[path = "../tests/kit/mod.rs"]
 mod kit;
+#[path = "bench/streams.rs"]
+mod streams;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -49,20 +56,62 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("baseline") => baseline(&args[1..]),
         Some("-h" | "--help") => {
-            eprintln!("usage: bench [--quick] | bench baseline LISTEN DB_URL OLLAMA_URL");
+            eprintln!("usage: {USAGE}");
             ExitCode::SUCCESS
         }
-        _ => {
-            let quick = args.iter().any(|a| a == "--quick");
-            match run(quick) {
-                Ok(true) => ExitCode::SUCCESS,
-                Ok(false) => ExitCode::FAILURE,
-                Err(e) => {
-                    eprintln!("bench: {e:#}");
-                    ExitCode::from(2)
+        _ => match Options::parse(&args).and_then(|options| run(&options)) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("bench: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+const USAGE: &str = "bench [--quick] [--only P6,P7] | bench baseline LISTEN DB_URL OLLAMA_URL";
+/// The figures there are, for `--only`.
+const FIGURE_NAMES: [&str; 7] = ["P1", "P2", "P3", "P4", "P5", "P6", "P7"];
+
+/// What to run.
+#[derive(Debug, PartialEq)]
+struct Options {
+    /// Shorter measurements.
+    quick: bool,
+    /// The figures named with `--only`; every figure without it.
+    only: Option<Vec<String>>,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> anyhow::Result<Options> {
+        let mut options = Options {
+            quick: false,
+            only: None,
+        };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--quick" => options.quick = true,
+                "--only" => {
+                    let list = args.next().map(String::as_str).unwrap_or_default();
+                    let names: Vec<String> = list.split(',').map(str::to_uppercase).collect();
+                    if let Some(bad) = names.iter().find(|n| !FIGURE_NAMES.contains(&n.as_str())) {
+                        anyhow::bail!("--only takes figures P1 to P7, not {bad:?}; usage: {USAGE}");
+                    }
+                    options.only = Some(names);
                 }
+                other => anyhow::bail!("unknown argument {other:?}; usage: {USAGE}"),
             }
         }
+        Ok(options)
+    }
+
+    /// Whether figure `name` (`P1`...) is to be measured.
+    fn wants(&self, name: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|n| n == name))
     }
 }
 
@@ -197,6 +246,8 @@ struct Bench {
     seconds: u64,
     rounds: usize,
     starts: usize,
+    /// Shorter measurements (`--quick`).
+    quick: bool,
 }
 
 /// The servers under load: `maia serve` and the baseline.
@@ -219,25 +270,30 @@ impl Servers {
     }
 }
 
-fn run(quick: bool) -> anyhow::Result<bool> {
+fn run(options: &Options) -> anyhow::Result<bool> {
     eprintln!(
         "bench: {} mode on {}",
-        if quick { "quick" } else { "full" },
+        if options.quick { "quick" } else { "full" },
         machine()
     );
-    let bench = Bench::set_up(quick)?;
+    let bench = Bench::set_up(options.quick)?;
     let mut figures = Figures {
         count: 0,
         all_pass: true,
     };
-    bench.sizes(&mut figures)?;
-    let db_url = bench.migrations_and_startup(&mut figures)?;
+    if options.wants("P5") {
+        bench.sizes(&mut figures)?;
+    }
+    let db_url = if options.wants("P4") {
+        bench.migrations_and_startup(&mut figures)?
+    } else {
+        bench.migrated_database()?
+    };
     let mut servers = bench.start_servers(&db_url)?;
-    bench.idle_memory(&servers, &mut figures)?;
-    bench.health_load(&servers, &mut figures)?;
-    bench.auth_load(&servers, &mut figures)?;
-    bench.query_load(&servers, &mut figures)?;
-    bench.loaded_memory(&servers, &mut figures)?;
+    bench.measure_servers(options, &servers, &mut figures)?;
+    if options.wants("P7") {
+        bench.concurrent_streams(&db_url, &servers.token, &mut figures)?;
+    }
     bench.runtime.block_on(servers.maia.terminate(READY_LIMIT));
     bench.runtime.block_on(servers.open.terminate(READY_LIMIT));
     drop(servers);
@@ -277,6 +333,7 @@ impl Bench {
             seconds,
             rounds,
             starts,
+            quick,
         })
     }
 
@@ -287,12 +344,39 @@ impl Bench {
         Ok(())
     }
 
-    /// `maia serve` on `port` against `db_url`, its output discarded. wrk sends far more
-    /// than a token may a minute: the per-token limit is off here.
-    fn spawn_maia(&self, port: u16, db_url: &str) -> Process {
+    /// `maia serve` on `port` against `db_url` with the settings `more`, its output
+    /// discarded. wrk sends far more than a token may a minute: the per-token limit is off.
+    fn spawn_maia(&self, port: u16, db_url: &str, more: &[(&str, String)]) -> Process {
         let mut command = serve(maia_at(&self.bin), port, db_url, &self.ollama.url());
         command.env("MAIA_AUTH__REQUESTS_PER_MINUTE", "0");
+        command.envs(more.iter().map(|(key, value)| (key, value)));
         Process::spawn_discarding_output(command)
+    }
+
+    /// The figures measured on the running servers, those `options` want, in order.
+    fn measure_servers(
+        &self,
+        options: &Options,
+        servers: &Servers,
+        figures: &mut Figures,
+    ) -> anyhow::Result<()> {
+        if options.wants("P3") {
+            self.idle_memory(servers, figures)?;
+        }
+        if options.wants("P1") {
+            self.health_load(servers, figures)?;
+            self.auth_load(servers, figures)?;
+        }
+        if options.wants("P2") {
+            self.query_load(servers, figures)?;
+        }
+        if options.wants("P3") {
+            self.loaded_memory(servers, figures)?;
+        }
+        if options.wants("P6") {
+            self.first_token(servers, figures)?;
+        }
+        Ok(())
     }
 
     /// Waits for `http://127.0.0.1:port{path}` to answer 200, asking every `READY_POLL`.
@@ -327,12 +411,7 @@ impl Bench {
     /// P4: migrations on an empty database, then exec to ready on a migrated one, `starts`
     /// times. Returns the migrated database's URL.
     fn migrations_and_startup(&self, figures: &mut Figures) -> anyhow::Result<String> {
-        let (empty, db) = self.runtime.block_on(async {
-            (
-                database_in(&self.cluster).await,
-                database_in(&self.cluster).await,
-            )
-        });
+        let empty = self.runtime.block_on(database_in(&self.cluster));
         let mut settings = maia::Settings::default();
         settings.database.url = maia::Secret::new(empty.url);
         let started = Instant::now();
@@ -348,12 +427,8 @@ impl Bench {
             ),
             None,
         );
-        let migrate = maia_at(&self.bin)
-            .arg("migrate")
-            .env("MAIA_DATABASE__URL", &db.url)
-            .output()?;
-        anyhow::ensure!(migrate.status.success(), "maia migrate failed: {migrate:?}");
-        let times = self.startup_times(&db.url)?;
+        let db_url = self.migrated_database()?;
+        let times = self.startup_times(&db_url)?;
         let startup = median(times.clone());
         figures.add(
             format!(
@@ -365,6 +440,17 @@ impl Bench {
             ),
             Some(startup.as_secs_f64() <= 0.2),
         );
+        Ok(db_url)
+    }
+
+    /// A new database migrated by `maia migrate`: its URL.
+    fn migrated_database(&self) -> anyhow::Result<String> {
+        let db = self.runtime.block_on(database_in(&self.cluster));
+        let migrate = maia_at(&self.bin)
+            .arg("migrate")
+            .env("MAIA_DATABASE__URL", &db.url)
+            .output()?;
+        anyhow::ensure!(migrate.status.success(), "maia migrate failed: {migrate:?}");
         Ok(db.url)
     }
 
@@ -374,7 +460,7 @@ impl Bench {
         let mut times = Vec::new();
         for _ in 0..self.starts {
             let started = Instant::now();
-            let mut maia = self.spawn_maia(port, db_url);
+            let mut maia = self.spawn_maia(port, db_url, &[]);
             self.wait_200(port, "/readyz")?;
             times.push(started.elapsed());
             let status = self
@@ -392,7 +478,7 @@ impl Bench {
     /// all ready.
     fn start_servers(&self, db_url: &str) -> anyhow::Result<Servers> {
         let port = free_port();
-        let maia = self.spawn_maia(port, db_url);
+        let maia = self.spawn_maia(port, db_url, &[]);
         self.wait_200(port, "/readyz")?;
         let created = maia_at(&self.bin)
             .args(["token", "create", "--name", "bench"])
@@ -591,13 +677,18 @@ impl Bench {
 
 /// VmRSS of a process, in bytes.
 fn rss(pid: u32) -> anyhow::Result<f64> {
+    memory(pid, "VmRSS")
+}
+
+/// One of the memory lines of `/proc/PID/status` (`VmRSS`, `VmHWM`: the peak), in bytes.
+fn memory(pid: u32, line: &str) -> anyhow::Result<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let kb: f64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(line)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no VmRSS for {pid}"))?;
+        .ok_or_else(|| anyhow::anyhow!("no {line} for {pid}"))?;
     Ok(kb * 1024.0)
 }
 
@@ -828,7 +919,7 @@ fn machine() -> String {
 }
 #[cfg(test)]
 mod tests {
-    use super::{image_figure, parse_wrk};
+    use super::{image_figure, parse_wrk, Options};
 
     const WRK: &str = "Running 4s test @ http://127.0.0.1:8080/bare
   2 threads and 64 connections
@@ -883,5 +974,21 @@ Transfer/sec:     12.50MB
         let cut = WRK.replace("     50%  412.00us\n", "");
         assert!(parse_wrk(&cut).is_none());
         assert!(parse_wrk("").is_none());
+    }
+
+    #[test]
+    fn only_names_figures_and_anything_else_is_refused() {
+        let parse = |args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            Options::parse(&args)
+        };
+        let options = parse(&["--only", "P6,p7", "--quick"]).expect("valid");
+        assert!(options.quick);
+        assert!(options.wants("P6") && options.wants("P7") && !options.wants("P1"));
+        let everything = parse(&[]).expect("valid");
+        assert!(!everything.quick && everything.wants("P1") && everything.wants("P7"));
+        assert!(parse(&["--only", "P8"]).is_err());
+        assert!(parse(&["--only"]).is_err());
+        assert!(parse(&["--fast"]).is_err());
     }
 }

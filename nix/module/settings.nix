@@ -163,11 +163,11 @@ in
 
     openFilesLimit = mkOption {
       type = types.ints.positive;
-      default = 2 * (cfg.settings.http.max_connections or 512) + 1024;
-      defaultText = lib.literalExpression "2 * (config.services.maia.settings.http.max_connections or 512) + 1024";
+      default = 3 * (cfg.settings.http.max_connections or 512) + 512;
+      defaultText = lib.literalExpression "3 * (config.services.maia.settings.http.max_connections or 512) + 512";
       description = ''
         The open-files limit of the server (`LimitNOFILE`, or the container's `nofile`
-        ulimit). Each connection takes two descriptors; below what
+        ulimit). Each connection takes up to three descriptors; below what
         `settings.http.max_connections` needs, maia warns at start.
       '';
     };

@@ -64,7 +64,7 @@ pkgs.testers.runNixOSTest {
         show = machine.succeed(
             "systemctl show maia.service -p DynamicUser -p User -p ProtectSystem -p NoNewPrivileges -p LimitNOFILE"
         )
-        # LimitNOFILE: two per connection for http.max_connections = 512, and headroom.
+        # LimitNOFILE: three per connection for http.max_connections = 512, and headroom.
         for expected in ["DynamicUser=yes", "User=maia", "ProtectSystem=strict", "NoNewPrivileges=yes", "LimitNOFILE=2048"]:
             assert expected in show, show
         machine.fail("journalctl -u maia.service | grep -F 'open-files limit is'")

@@ -188,6 +188,9 @@ fn serve(
     })
     .workers(workers)
     .max_connections(connections::per_worker(http.max_connections, workers))
+    // actix leaves Nagle's algorithm on: a streamed piece written while the previous one
+    // is unacknowledged would wait for the client's delayed ACK (up to 40 ms).
+    .tcp_nodelay(true)
     // Before `listen`, which takes the callback as it is then.
     .on_connect(move |io, data| {
         connections::set_write_deadline(io, write_timeout);

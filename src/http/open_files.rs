@@ -1,7 +1,8 @@
-//! The open-files limit the connection caps need. Each connection takes two descriptors
-//! (its socket, and the duplicate that watches for the client leaving); the pool, the
-//! probes' connection, the calls to Ollama and the server's own take the rest. Below that,
-//! accepting fails with "Too many open files" while the caps still allow connections.
+//! The open-files limit the connection caps need. Each connection takes up to three
+//! descriptors (its socket, the duplicate that watches for the client leaving, and the one
+//! a question being answered watches); the pool, the probes' connection, the calls to
+//! Ollama and the server's own take the rest. Below that, accepting fails with "Too many
+//! open files" while the caps still allow connections.
 
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 
@@ -10,11 +11,13 @@ use crate::config::Settings;
 /// Descriptors besides connections and the pool: the listener, the runtime's, the log,
 /// Ollama's connections, a migration's.
 const HEADROOM: u64 = 64;
+/// Descriptors a connection may hold: see the top of this file.
+const PER_CONNECTION: u64 = 3;
 
 /// How many descriptors `settings` may need at once.
 pub fn needed(settings: &Settings) -> u64 {
     let connections = settings.http.max_connections as u64;
-    2 * connections
+    PER_CONNECTION * connections
         + settings.database.pool_size as u64
         + 1
         + settings.ollama.max_concurrent as u64
@@ -51,7 +54,7 @@ pub fn ensure_enough(settings: &Settings) {
     if have < needed {
         tracing::warn!(
             "the open-files limit is {have}, below the {needed} that http.max_connections = {} \
-             needs (two per connection, plus the pool and Ollama's); raise it (LimitNOFILE, \
+             needs (three per connection, plus the pool and Ollama's); raise it (LimitNOFILE, \
              `ulimit -n`, a container's nofile ulimit) or lower http.max_connections",
             settings.http.max_connections
         );
@@ -80,8 +83,8 @@ mod tests {
     }
 
     #[test]
-    fn the_defaults_need_two_descriptors_per_connection_and_the_rest() {
+    fn the_defaults_need_three_descriptors_per_connection_and_the_rest() {
         let settings = Settings::default();
-        assert_eq!(needed(&settings), 2 * 512 + 16 + 1 + 4 + HEADROOM);
+        assert_eq!(needed(&settings), 3 * 512 + 16 + 1 + 4 + HEADROOM);
     }
 }

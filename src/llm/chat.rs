@@ -125,13 +125,16 @@ impl Llm {
             stream: true,
             options,
         };
-        let response = limits
+        let mut response = limits
             .within(self.http.post(url).json(&request).send())
             .await?
             .map_err(|e| network_failure(&e, started.elapsed()))?;
         if !response.status().is_success() {
             return Err(refusal(model, response, limits).await);
         }
+        // The head's values point into the buffer the connection read it into; let go of
+        // them, and the body is read into that buffer instead of a second one.
+        response.headers_mut().clear();
         Ok(AnswerStream {
             response,
             decoder: ChatDecoder::default(),

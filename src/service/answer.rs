@@ -208,6 +208,9 @@ impl Services {
         let (sender, events) = mpsc::channel(STREAM_BUFFER);
         let services = self.clone();
         tokio::spawn(services.run(id, started, exchange, slot, sender, gone));
+        // The task first, so that it is connecting to Ollama while the caller writes the
+        // response's head: the first token waits for Ollama, not for the head.
+        tokio::task::yield_now().await;
         Ok(AnswerEvents {
             trace_id: id,
             events,
@@ -228,7 +231,9 @@ impl Services {
         let ending = self.forward(&exchange, &sender, &mut gone, &mut text).await;
         // Ollama's stream is closed by now; the slot is free for the next question.
         drop(slot);
-        let last = self.keep(id, started, &exchange, text, ending).await;
+        // Boxed, as the opening of Ollama's answer is: large futures that live only at the
+        // start or the end, which inline would make every streaming task their size.
+        let last = Box::pin(self.keep(id, started, &exchange, text, ending)).await;
         // Not on drop: a task dropped at shutdown leaves its question to keep_unanswered.
         self.in_flight.finish(id);
         if let Some(event) = last {
@@ -250,9 +255,11 @@ impl Services {
         tokio::pin!(streams_end);
         let cancelled = || Ending::Failed(LlmError::Cancelled);
         let asked = &exchange.asked;
-        let opening =
-            self.llm
-                .chat_stream(&asked.model, &exchange.messages, exchange.options.as_ref());
+        let opening = Box::pin(self.llm.chat_stream(
+            &asked.model,
+            &exchange.messages,
+            exchange.options.as_ref(),
+        ));
         let mut stream = tokio::select! {
             biased;
             () = &mut streams_end => return Ending::Shutdown,

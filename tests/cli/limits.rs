@@ -31,8 +31,8 @@ async fn log_of_serve_with(soft: u64, hard: Option<u64>) -> String {
 async fn a_low_soft_limit_is_raised_to_what_the_connection_caps_need() {
     let hard = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum;
     let log = log_of_serve_with(256, None).await;
-    // 1109 for the defaults, or as much as the hard limit allows.
-    let to = hard.unwrap_or(u64::MAX).min(1109);
+    // 1621 for the defaults, or as much as the hard limit allows.
+    let to = hard.unwrap_or(u64::MAX).min(1621);
     assert!(log.contains("raised the open-files limit"), "{log}");
     assert!(log.contains(&format!("to={to}")), "{log}");
 }
@@ -42,7 +42,7 @@ async fn a_hard_limit_below_the_need_is_named_with_what_to_change() {
     let log = log_of_serve_with(256, Some(256)).await;
     assert!(
         log.contains(
-            "the open-files limit is 256, below the 1109 that http.max_connections = 512 needs"
+            "the open-files limit is 256, below the 1621 that http.max_connections = 512 needs"
         ),
         "{log}"
     );

@@ -94,8 +94,9 @@ async fn slow_bodies_from_one_client_leave_the_server_answering() {
     command
         .env("MAIA_HTTP__BODY_TIMEOUT", "2")
         .env("MAIA_HTTP__WORKERS", "2")
-        // Two files per connection, and the pool's: within 256.
-        .env("MAIA_HTTP__MAX_CONNECTIONS", "80");
+        // Up to three files per connection, and the pool's: within 256.
+        .env("MAIA_HTTP__MAX_CONNECTIONS", "56")
+        .env("MAIA_HTTP__MAX_CONNECTIONS_PER_CLIENT", "48");
     let server = Process::spawn(command);
     let livez = format!("http://127.0.0.1:{port}/livez");
     assert!(

@@ -141,6 +141,8 @@ impl FakeOllama {
                 .default_service(web::to(not_found))
         })
         .workers(1)
+        // As Ollama's Go server does: each line goes out when written.
+        .tcp_nodelay(true)
         .on_connect(keep_socket)
         .disable_signals()
         .listen(listener)
