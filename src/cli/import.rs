@@ -10,12 +10,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use futures_util::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use walkdir::WalkDir;
 
 use crate::domain::{DocumentInput, MAX_DOCUMENT_BYTES};
 use crate::service::{Library, Outcome, ServiceError};
 
+/// Files put at once.
+const AT_ONCE: usize = 4;
 /// Exit status of an import stopped by Ctrl-C, as a shell reports a command SIGINT ended.
 const INTERRUPTED: u8 = 130;
 /// The extensions of the files taken, in any case.
@@ -38,19 +41,33 @@ pub async fn run(library: &Library, paths: &[PathBuf]) -> anyhow::Result<ExitCod
     let shown = Shown::new(files.len() as u64, std::io::stderr().is_terminal());
     let mut tally = Tally::default();
     let mut failure = None;
-    for file in &files {
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-        match import_one(library, file).await {
+    // A few files at once, each its own transaction: while one waits for its embeddings,
+    // another is written. Reported in the order of their names.
+    let mut results = stream::iter(&files)
+        .map(|file| {
+            let stop = stop.clone();
+            async move {
+                if stop.load(Ordering::SeqCst) {
+                    return (file, Ok(Done::NotStarted));
+                }
+                (file, import_one(library, file).await)
+            }
+        })
+        .buffered(AT_ONCE);
+    while let Some((file, result)) = results.next().await {
+        match result {
             Ok(Done::Put(outcome)) => shown.put(&mut tally, file, outcome),
             Ok(Done::Skipped(why)) => shown.skipped(&mut tally, file, &why),
+            Ok(Done::NotStarted) => {}
             Err(e) => {
                 failure = Some(format!("{}: {e}", file.display()));
                 break;
             }
         }
     }
+    // Files still being put when one failed are dropped here: PostgreSQL rolls each
+    // back, or has it whole.
+    drop(results);
     shown.finish();
     let seen = tally.added + tally.updated + tally.unchanged + tally.skipped;
     eprintln!(
@@ -71,15 +88,15 @@ pub async fn run(library: &Library, paths: &[PathBuf]) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-/// The first Ctrl-C stops the import after the document being put; a second stops it at
-/// once (PostgreSQL then rolls back that document's transaction).
+/// The first Ctrl-C stops the import after the documents being put; a second stops it at
+/// once (PostgreSQL then rolls back their transactions).
 fn stop_on_ctrl_c() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             flag.store(true, Ordering::SeqCst);
-            eprintln!("stopping after this document (Ctrl-C again: at once)");
+            eprintln!("stopping after the documents being put (Ctrl-C again: at once)");
         }
         if tokio::signal::ctrl_c().await.is_ok() {
             std::process::exit(i32::from(INTERRUPTED));
@@ -141,6 +158,8 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
 enum Done {
     Put(Outcome),
     Skipped(String),
+    /// Ctrl-C came before its turn.
+    NotStarted,
 }
 
 /// Reads and puts one file. A file that cannot be a document is skipped, saying why; what
