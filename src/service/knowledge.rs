@@ -300,7 +300,7 @@ impl Services {
             let mut conn = self.db.conn().await?;
             let tx = conn.transaction().await?;
             store::set_search_breadth(&*tx, query.candidates).await?;
-            let hits = store::search(&*tx, shelf, &query).await?;
+            let hits = store::search(&tx, shelf, &query).await?;
             tx.commit().await?;
             Ok(hits)
         };

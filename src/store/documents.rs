@@ -286,15 +286,15 @@ const MAX_WORD_MATCHES: i64 = 2_000;
 /// search does), merged by reciprocal rank fusion.
 #[tracing::instrument(skip_all)]
 pub async fn search(
-    db: &impl GenericClient,
+    db: &impl deadpool_postgres::GenericClient,
     shelf: Shelf,
     query: &SearchQuery,
 ) -> Result<Vec<Hit>, StoreError> {
     let (all, token) = shelf.params();
-    let rows = db
-        .query(
-            &format!(
-                "WITH by_meaning AS ( \
+    // Prepared once per connection: planning this statement afresh took about 3 ms.
+    let statement = db
+        .prepare_cached(&format!(
+            "WITH by_meaning AS ( \
                    SELECT c.document_id, c.position, \
                           row_number() OVER (ORDER BY c.embedding <=> $3) AS rank \
                    FROM (SELECT c.document_id, c.position, c.embedding FROM chunks c \
@@ -320,7 +320,11 @@ pub async fn search(
                  FROM fused f JOIN chunks c USING (document_id, position) \
                  JOIN documents d ON d.id = f.document_id \
                  ORDER BY f.score DESC, f.document_id, f.position LIMIT $5"
-            ),
+        ))
+        .await?;
+    let rows = db
+        .query(
+            &statement,
             &[
                 &all,
                 &token,
