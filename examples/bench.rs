@@ -13,17 +13,21 @@
 //! both sides. Figures go to standard output, one line each; progress to standard error.
 //! Exits 1 if a figure misses its target. The image's size comes from the archive `oci/smoke`
 //! writes; this program does not build it, and without it that line only says so.
-//! `--only` runs the figures named (comma-separated, `P1` to `P7`) and nothing else;
+//! `--only` runs the figures named (comma-separated, `P1` to `P9`) and nothing else;
 //! `--quick` shortens every measurement.
 //!
 //! P6 and P7 (streamed answers: the time to the first token, and 1,000 streams at once) are
 //! in `bench/streams.rs`, which says what they measure and how maia is configured for them.
+//! P8 and P9 (knowledge's search and import) are in `bench/knowledge.rs`; they need a
+//! PostgreSQL with pgvector (`MAIA_PG_BINDIR`, as for the tests).
 //!
 //! The cluster, the databases, the fake Ollama, the `maia` processes and the waits are the
 //! test kit's (`tests/kit`); what is here is the baseline server, wrk and the figures.
 
 #[path = "../tests/kit/mod.rs"]
 mod kit;
+#[path = "bench/knowledge.rs"]
+mod knowledge;
 #[path = "bench/streams.rs"]
 mod streams;
 
@@ -72,7 +76,7 @@ fn main() -> ExitCode {
 
 const USAGE: &str = "bench [--quick] [--only P6,P7] | bench baseline LISTEN DB_URL OLLAMA_URL";
 /// The figures there are, for `--only`.
-const FIGURE_NAMES: [&str; 7] = ["P1", "P2", "P3", "P4", "P5", "P6", "P7"];
+const FIGURE_NAMES: [&str; 9] = ["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9"];
 
 /// What to run.
 #[derive(Debug, PartialEq)]
@@ -97,7 +101,7 @@ impl Options {
                     let list = args.next().map(String::as_str).unwrap_or_default();
                     let names: Vec<String> = list.split(',').map(str::to_uppercase).collect();
                     if let Some(bad) = names.iter().find(|n| !FIGURE_NAMES.contains(&n.as_str())) {
-                        anyhow::bail!("--only takes figures P1 to P7, not {bad:?}; usage: {USAGE}");
+                        anyhow::bail!("--only takes figures P1 to P9, not {bad:?}; usage: {USAGE}");
                     }
                     options.only = Some(names);
                 }
@@ -297,6 +301,7 @@ fn run(options: &Options) -> anyhow::Result<bool> {
     bench.runtime.block_on(servers.maia.terminate(READY_LIMIT));
     bench.runtime.block_on(servers.open.terminate(READY_LIMIT));
     drop(servers);
+    bench.knowledge(options, &mut figures)?;
     bench.tear_down()?;
     eprintln!(
         "bench: {} figures on {}; {}",
@@ -674,6 +679,11 @@ impl Bench {
 
 // ---------------------------------------------------------------------------------------
 // Measuring.
+
+/// A duration in milliseconds.
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
 
 /// VmRSS of a process, in bytes.
 fn rss(pid: u32) -> anyhow::Result<f64> {

@@ -6,12 +6,14 @@ let
   # The tag the images carry (nix/image.nix): the crate version.
   imageTag = (lib.importTOML ../Cargo.toml).package.version;
 
-  # `maia dev` finds initdb and pg_ctl on PATH: nixpkgs' PostgreSQL, nothing to install.
+  # `maia dev` finds initdb and pg_ctl on PATH: nixpkgs' PostgreSQL with pgvector (for
+  # knowledge; its extension directory is linked into the environment, whose programs
+  # find it beside them), nothing to install.
   dev = pkgs.writeShellApplication {
     name = "maia-dev";
     runtimeInputs = [
       packages.maia
-      pkgs.postgresql
+      (pkgs.postgresql.withPackages (ps: [ ps.pgvector ]))
     ];
     text = ''
       exec maia dev "$@"
@@ -48,6 +50,6 @@ let
   };
 in
 {
-  default = app dev "maia dev: a private PostgreSQL, migrations applied, the server on 127.0.0.1:8080";
+  default = app dev "maia dev: a private PostgreSQL with pgvector, migrations applied, the server on 127.0.0.1:8080";
   push = app push "Push the amd64 + arm64 image index to a registry";
 }

@@ -16,7 +16,8 @@ let
   cargoToml = lib.importTOML ../Cargo.toml;
   fs = lib.fileset;
   # Exactly what `cargo build` and `cargo test` read: a README edit does not rebuild,
-  # `embed_migrations!` still sees migrations/ (build.rs reruns on it), and every target
+  # `embed_migrations!` still sees migrations/ and migrations-knowledge/ (build.rs reruns on
+  # them), and every target
   # Cargo.toml declares ([[example]] bench) exists. cargo finds test targets by looking at
   # tests/: leaving tests/faults out is what keeps the fault tests out of the package's
   # check phase. tests/flake_lock.rs compares flake.lock with flake.nix, and tests/readme.rs
@@ -28,6 +29,7 @@ let
     ../build.rs
     ../src
     ../migrations
+    ../migrations-knowledge
     ../examples
     ../oci/make-index
     ../oci/image-config.json
@@ -58,14 +60,18 @@ rustPlatform.buildRustPackage {
   # binaries) skip it: the same source's suite runs in `packages.maia`, and a binary built
   # for another architecture would run it under emulation, slowly and with its timeouts.
   doCheck = stdenv.buildPlatform.canExecute stdenv.hostPlatform && !stdenv.hostPlatform.isStatic;
+  # PostgreSQL with pgvector, so that knowledge's tests run (and fail, rather than skip,
+  # if it is not found). nixpkgs' compiler wrapper drops pgvector's `-march=native`, so the
+  # extension runs on any CPU of the platform.
   nativeCheckInputs = [
-    postgresql
+    (postgresql.withPackages (ps: [ ps.pgvector ]))
     skopeo
     jq
   ];
   preCheck = ''
     export HOME=$TMPDIR
     export MAIA_TEST_REQUIRE_SKOPEO=1
+    export MAIA_TEST_REQUIRE_PGVECTOR=1
   '';
   cargoTestFlags = lib.optionals faultTests [
     "--test"

@@ -21,7 +21,7 @@ mod telemetry;
 
 pub use cli::{run, Cli};
 pub use config::{LogFormat, LogSettings, Secret, Settings};
-pub use dev::{Cluster, ClusterOptions};
+pub use dev::{postgres_bindirs, Bindir, Cluster, ClusterOptions};
 pub use http::Application;
 pub use store::{embedded_migrations, migrate, migration_status, Migration, MigrationStatus};
 pub use telemetry::{init as init_logging, Sink};

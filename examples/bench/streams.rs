@@ -31,7 +31,7 @@ use serde_json::{json, Value};
 use super::kit::sse::EventStream;
 use super::kit::tokens::client_with;
 use super::kit::{free_port, Behavior, MODEL, QUERY_PATH};
-use super::{memory, verdict, Bench, Figures, Servers, MB, READY_LIMIT};
+use super::{memory, ms, verdict, Bench, Figures, Servers, MB, READY_LIMIT};
 
 /// P6: the fake's answer, in this many pieces this far apart.
 const P6_PIECES: usize = 10;
@@ -315,10 +315,6 @@ fn percentile(values: &[Duration], p: f64) -> Duration {
         .get(rank.clamp(1, sorted.len().max(1)) - 1)
         .copied()
         .unwrap_or_default()
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// The conversation side of P6: `question` as the messages of one conversation, asked

@@ -37,6 +37,7 @@ in
     (lib.modules.importApply ./settings.nix { inherit flakePackages; })
     ./database.nix
     ./ollama.nix
+    ./knowledge.nix
     ./backup.nix
     ./tokens.nix
     ./systemd.nix

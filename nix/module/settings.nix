@@ -121,6 +121,15 @@ in
             example = "qwen2.5:14b";
             description = "Model for `deep` queries (default: `ollama.model`); pulled by the local Ollama.";
           };
+          knowledge.embed_model = mkOption {
+            type = types.str;
+            # maia's own default, named here so that the local Ollama can pull it.
+            default = "nomic-embed-text";
+            description = ''
+              The embedding model of knowledge; pulled by the local Ollama. Changing it
+              needs `maia docs reembed` (see the README's Knowledge section).
+            '';
+          };
           database.migrate_on_start = mkOption {
             type = types.bool;
             default = false;

@@ -1,6 +1,6 @@
 # systemd mode: local PostgreSQL (peer auth over /run/postgresql), a fake Ollama, migrations
 # in maia-migrate.service before the server; a query is answered, stored, and still there
-# after a restart; tokens: none is refused, one from `maia-token` works and one provisioned
+# after a restart; knowledge: pgvector created by the module, a document added and cited; tokens: none is refused, one from `maia-token` works and one provisioned
 # from a file works; a failed migration keeps the server down and says why in the journal.
 { pkgs, self }:
 let
@@ -96,6 +96,21 @@ pkgs.testers.runNixOSTest {
         assert answer["model"] == "llama3.2:3b", answer
         trace_id = answer["id"]
         assert psql(f"SELECT status FROM consciousness_traces WHERE id = '{trace_id}'") == "ok"
+
+    with subtest("knowledge: pgvector from the module, a document added and cited"):
+        assert psql("SELECT extname FROM pg_extension WHERE extname = 'vector'") == "vector"
+        assert psql("SELECT model FROM knowledge_embedding") == "nomic-embed-text"
+        doc = json.dumps({"title": "Backups", "content": "The nightly dump runs at 01:15."})
+        machine.succeed(
+            f"curl -sf {AUTH} -H 'content-type: application/json' -d {json.dumps(doc)} {API}/api/documents"
+        )
+        ask = json.dumps({"query": "When does the nightly dump run?", "knowledge": True, "k": 1})
+        cited = json.loads(
+            machine.succeed(
+                f"curl -sf {AUTH} -H 'content-type: application/json' -d {json.dumps(ask)} {API}/api/consciousness/query"
+            )
+        )
+        assert [c["title"] for c in cited["citations"]] == ["Backups"], cited
 
     with subtest("the trace survives a restart"):
         machine.succeed("systemctl restart maia.service")

@@ -6,13 +6,17 @@ use serde::Serialize;
 
 use crate::config::{redacted_http_url, Settings, SettingsError};
 use crate::llm::{model_present, Llm};
+use crate::service::embedding_space;
 use crate::sovereignty::{self, Verdict};
-use crate::store::{self, SchemaMismatch};
+use crate::store::{self, KnowledgeState, SchemaMismatch};
 
 #[derive(Debug, Serialize)]
 struct Item {
     name: String,
     ok: bool,
+    /// Passed, with something the operator should know (maia works, a part of it not).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    warning: bool,
     detail: String,
 }
 
@@ -32,6 +36,17 @@ impl Report {
         self.checks.push(Item {
             name: name.into(),
             ok,
+            warning: false,
+            detail,
+        });
+    }
+
+    /// A check that passes with a warning: `detail` says what does not work and why.
+    fn warn(&mut self, name: impl Into<String>, detail: String) {
+        self.checks.push(Item {
+            name: name.into(),
+            ok: true,
+            warning: true,
             detail,
         });
     }
@@ -44,7 +59,11 @@ impl Report {
             );
         } else {
             for item in &self.checks {
-                let mark = if item.ok { "ok  " } else { "FAIL" };
+                let mark = match (item.ok, item.warning) {
+                    (false, _) => "FAIL",
+                    (true, true) => "warn",
+                    (true, false) => "ok  ",
+                };
                 println!("{mark} {:<12} {}", item.name, item.detail);
             }
             println!(
@@ -167,6 +186,31 @@ async fn check_database(report: &mut Report, settings: &Settings) {
         Err(e) => Err(format!("cannot read the migration history: {e}")),
     };
     report.push("migrations", migrations);
+    check_knowledge(report, settings, &client).await;
+}
+
+/// Knowledge is optional: where it cannot be used, a warning in the words its routes'
+/// 503 uses.
+async fn check_knowledge(
+    report: &mut Report,
+    settings: &Settings,
+    client: &tokio_postgres::Client,
+) {
+    let space = embedding_space(&settings.knowledge);
+    match store::knowledge_state(client, &space).await {
+        Ok(KnowledgeState::Ready) => report.push(
+            "knowledge",
+            Ok(format!(
+                "ready: {} ({} dimensions)",
+                space.model, space.dimensions
+            )),
+        ),
+        Ok(state) => report.warn("knowledge", state.to_string()),
+        Err(e) => report.warn(
+            "knowledge",
+            format!("cannot tell whether knowledge can be used: {e}"),
+        ),
+    }
 }
 
 async fn check_ollama(report: &mut Report, settings: &Settings) {
@@ -197,6 +241,12 @@ async fn check_ollama(report: &mut Report, settings: &Settings) {
                     Err(format!("{model} is missing (run `ollama pull {model}`)"))
                 };
                 report.push("model", result);
+            }
+            let embed = settings.knowledge.embed_model.as_str();
+            if model_present(&present, embed) {
+                report.push("model", Ok(format!("{embed} is present (knowledge)")));
+            } else {
+                report.warn("model", format!("{embed} is missing (run `ollama pull {embed}`): knowledge cannot add documents or answer with them"));
             }
         }
         Err(e) => report.push("model", Err(format!("cannot list models: {e}"))),

@@ -19,6 +19,7 @@ pub fn run(settings: Settings, data_dir: &Path, fresh: bool) -> ExitCode {
         data_dir: data_dir.to_path_buf(),
         fresh,
         fsync: true,
+        bindir: None,
     };
     eprintln!("maia dev: starting PostgreSQL in {}", data_dir.display());
     let mut cluster = match Cluster::start(&options) {

@@ -26,6 +26,9 @@ pub fn run(settings: &Settings, status_only: bool, wait: bool) -> ExitCode {
             for (v, name) in &applied {
                 println!("applied  V{v}__{name}");
             }
+            // Knowledge's own migrations, where the database has pgvector; its log line
+            // says whether knowledge is on, and if not, what it needs.
+            crate::service::set_up_knowledge(settings).await;
             anyhow::Ok(())
         }
     });

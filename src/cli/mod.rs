@@ -2,8 +2,10 @@
 
 mod check;
 mod dev;
+mod docs;
 mod exit;
 mod healthcheck;
+mod import;
 mod migrate;
 mod runtime;
 mod serve;
@@ -75,6 +77,9 @@ pub enum Command {
     /// Create, list and revoke access tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Import, list, remove and re-embed the owner's documents (knowledge).
+    #[command(subcommand)]
+    Docs(docs::DocsCommand),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -117,5 +122,6 @@ fn dispatch(command: Command, settings: Settings) -> ExitCode {
         Command::Check { json, offline } => check::run(&settings, json, offline),
         Command::Dev { data_dir, fresh } => dev::run(settings, &data_dir, fresh),
         Command::Token(command) => token::run(&settings, command),
+        Command::Docs(command) => docs::run(&settings, command),
     }
 }

@@ -11,7 +11,7 @@ use clap::Subcommand;
 use crate::config::Settings;
 use crate::domain::{Scopes, TokenName, TokenSecret};
 use crate::service;
-use crate::store::{self, Db};
+use crate::store::Db;
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
@@ -53,7 +53,7 @@ pub fn run(settings: &Settings, command: TokenCommand) -> ExitCode {
 
 async fn dispatch(settings: &Settings, command: TokenCommand) -> anyhow::Result<()> {
     crate::sovereignty::enforce(settings).await?;
-    let db = migrated_database(settings).await?;
+    let db = super::runtime::migrated_database(settings).await?;
     match command {
         TokenCommand::Create {
             name,
@@ -75,16 +75,6 @@ async fn dispatch(settings: &Settings, command: TokenCommand) -> anyhow::Result<
             Ok(())
         }
     }
-}
-
-/// The pool, once the tokens' tables are known to exist.
-async fn migrated_database(settings: &Settings) -> anyhow::Result<Db> {
-    let client = store::connect(&settings.database).await?;
-    let status = store::migration_status(&client).await?;
-    if let Some(mismatch) = status.mismatch() {
-        bail!("{mismatch}");
-    }
-    Ok(Db::new(&settings.database)?)
 }
 
 async fn create(

@@ -13,5 +13,6 @@ pub use database::DatabaseSettings;
 pub use load::{load, SettingsError, Sources};
 pub use secret::Secret;
 pub use settings::{
-    redacted_http_url, AuthSettings, LogFormat, LogSettings, OllamaSettings, Settings,
+    redacted_http_url, AuthSettings, KnowledgeSettings, LogFormat, LogSettings, OllamaSettings,
+    Settings,
 };

@@ -19,6 +19,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub ollama: OllamaSettings,
     pub chat: ChatSettings,
+    pub knowledge: KnowledgeSettings,
     pub sovereignty: SovereigntySettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
@@ -108,6 +109,18 @@ pub struct ChatSettings {
 
 #[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
+pub struct KnowledgeSettings {
+    /// The Ollama model that embeds documents and questions (`/api/embed`).
+    #[default = "nomic-embed-text"]
+    pub embed_model: String,
+    /// How many numbers its embeddings have; the column and its index are made for it.
+    /// Changing the model or this means embedding every document again.
+    #[default = 768]
+    pub embed_dimensions: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
+#[serde(default, deny_unknown_fields)]
 pub struct SovereigntySettings {
     /// Refuse endpoints that are not local.
     #[default = true]
@@ -183,6 +196,9 @@ pub fn redacted_http_url(url: &str) -> String {
     }
 }
 
+/// The most dimensions pgvector's HNSW index takes for a `vector` column.
+pub const MAX_EMBED_DIMENSIONS: u32 = 2000;
+
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
 pub struct InvalidSettings(pub String);
@@ -234,6 +250,13 @@ impl Settings {
             }
         }
         self.validate_models()?;
+        let dimensions = self.knowledge.embed_dimensions;
+        if !(1..=MAX_EMBED_DIMENSIONS).contains(&dimensions) {
+            return invalid(format!(
+                "knowledge.embed_dimensions must be between 1 and {MAX_EMBED_DIMENSIONS} \
+                 (pgvector's HNSW index takes no more), not {dimensions}"
+            ));
+        }
         self.database.ca_certificates().map_err(InvalidSettings)?;
         Ok(())
     }
@@ -264,6 +287,10 @@ impl Settings {
         let configured = [
             ("ollama.model".to_string(), Some(&ollama.model)),
             ("ollama.deep_model".to_string(), ollama.deep_model.as_ref()),
+            (
+                "knowledge.embed_model".to_string(),
+                Some(&self.knowledge.embed_model),
+            ),
         ]
         .into_iter()
         .chain(allowed.map(|(i, m)| (format!("ollama.allowed_models[{i}]"), Some(m))));

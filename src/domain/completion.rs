@@ -2,7 +2,7 @@
 //! model, the conversation so far, and how to sample the answer. Checked here once, so
 //! that a bad value is a 400 naming its parameter, never a failure at Ollama.
 
-use super::question::{Query, ValidationError, MAX_QUERY_BYTES};
+use super::question::{Consult, Query, ValidationError, MAX_QUERY_BYTES};
 
 /// Longest model name read: anything longer is not one of ours, and is not echoed back.
 const MAX_MODEL_BYTES: usize = 200;
@@ -109,6 +109,9 @@ pub struct Completion {
     /// The last user message: what the trace keeps as its query.
     pub question: Query,
     pub sampling: Sampling,
+    /// maia's extension (`"maia": {"knowledge": true}`): the answer draws on the owner's
+    /// documents.
+    pub knowledge: Option<Consult>,
 }
 
 impl Completion {
@@ -144,6 +147,7 @@ impl Completion {
             turns,
             question,
             sampling: sampling.check()?,
+            knowledge: None,
         })
     }
 }

@@ -4,10 +4,12 @@ mod access;
 mod completion;
 mod conversation;
 mod cursor;
+mod document;
 mod question;
 
 pub use access::{Scope, Scopes, TokenHash, TokenName, TokenSecret};
 pub use completion::{Completion, Sampling, Speaker, Turn};
 pub use conversation::{ConversationChange, NewConversation, Title};
 pub use cursor::PageCursor;
-pub use question::{Mode, ModelName, PersonaName, Query, Question, ValidationError};
+pub use document::{parse_k, DocumentInput, MAX_DOCUMENT_BYTES};
+pub use question::{Consult, Mode, ModelName, PersonaName, Query, Question, ValidationError};

@@ -39,9 +39,47 @@ pub enum ValidationError {
     BadTitle(String),
     #[error("nothing to change: send title or persona (null clears it)")]
     NothingToChange,
+    #[error("document is not valid: {0}")]
+    BadDocument(String),
+    #[error("k must be a whole number from 1 to 50, not {0:?}")]
+    BadK(String),
+    /// An answer's `knowledge` and `k` that do not go together.
+    #[error("{0}")]
+    BadSources(String),
     /// A request parameter out of its range (the OpenAI-compatible routes name it).
     #[error("{param}: {message}")]
     BadParameter { param: String, message: String },
+}
+
+/// Sources an answer draws on when `k` is not said, and the most it may ask for: each is
+/// a chunk of up to 1200 characters in the prompt.
+pub const DEFAULT_SOURCES: i64 = 5;
+pub const MAX_SOURCES: i64 = 20;
+
+/// An answer asked to draw on the owner's documents: the `k` chunks that best match the
+/// question go into its prompt, and the answer cites them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Consult {
+    pub k: i64,
+}
+
+impl Consult {
+    /// From a request's `knowledge` and `k`: none unless `knowledge` is true; `k` from 1
+    /// to [`MAX_SOURCES`], and only with it.
+    pub fn parse(knowledge: Option<bool>, k: Option<i64>) -> Result<Option<Self>, ValidationError> {
+        let bad = |why: String| Err(ValidationError::BadSources(why));
+        match (knowledge, k) {
+            (Some(true), None) => Ok(Some(Self { k: DEFAULT_SOURCES })),
+            (Some(true), Some(k)) if (1..=MAX_SOURCES).contains(&k) => Ok(Some(Self { k })),
+            (Some(true), Some(k)) => bad(format!(
+                "k must be a whole number from 1 to {MAX_SOURCES}, not {k}"
+            )),
+            (_, Some(_)) => bad(
+                "k is how many sources an answer draws on: send it with \"knowledge\": true".into(),
+            ),
+            (_, None) => Ok(None),
+        }
+    }
 }
 
 /// A question as asked: what, how (mode), as whom (persona), and with which model.
@@ -51,6 +89,8 @@ pub struct Question {
     pub mode: Mode,
     pub persona: Option<PersonaName>,
     pub model: Option<ModelName>,
+    /// Whether the answer draws on the owner's documents, and on how many chunks.
+    pub knowledge: Option<Consult>,
 }
 
 impl Question {
@@ -66,6 +106,7 @@ impl Question {
             mode: mode.map(Mode::parse).transpose()?.unwrap_or_default(),
             persona: persona.map(PersonaName::parse).transpose()?,
             model: model.map(ModelName::parse).transpose()?,
+            knowledge: None,
         })
     }
 }
@@ -183,6 +224,29 @@ impl ModelName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_consults_knowledge_only_when_asked_with_a_k_in_bounds() {
+        assert_eq!(Consult::parse(None, None), Ok(None));
+        assert_eq!(Consult::parse(Some(false), None), Ok(None));
+        assert_eq!(
+            Consult::parse(Some(true), None),
+            Ok(Some(Consult { k: DEFAULT_SOURCES }))
+        );
+        assert_eq!(
+            Consult::parse(Some(true), Some(20)),
+            Ok(Some(Consult { k: 20 }))
+        );
+        for (knowledge, k) in [
+            (Some(true), 0),
+            (Some(true), 21),
+            (None, 3),
+            (Some(false), 3),
+        ] {
+            let err = Consult::parse(knowledge, Some(k)).unwrap_err().to_string();
+            assert!(err.contains("k "), "{knowledge:?} {k}: {err}");
+        }
+    }
 
     #[test]
     fn blank_queries_are_rejected() {

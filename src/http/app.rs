@@ -51,6 +51,7 @@ impl Application {
         let migrated = async {
             if settings.database.migrate_on_start {
                 store::migrate_when_ready(&settings.database, store::READY_WAIT).await?;
+                crate::service::set_up_knowledge(&settings).await;
             }
             Ok::<_, StoreError>(())
         };

@@ -26,6 +26,9 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("unsupported content type: send application/json")]
     UnsupportedMediaType,
+    /// An uploaded file of a kind maia does not take; the message says which it takes.
+    #[error("{0}")]
+    UnsupportedUpload(String),
     #[error(
         "the request head (request line and headers) is {size} bytes; the limit is {limit} bytes"
     )]
@@ -129,7 +132,7 @@ fn describe(error: &ApiError) -> (StatusCode, &'static str, String) {
         ApiError::InvalidJson(_) => (S::BAD_REQUEST, "invalid_json", own),
         ApiError::Unprocessable(_) => (S::UNPROCESSABLE_ENTITY, "validation_failed", own),
         ApiError::PayloadTooLarge(_) => (S::PAYLOAD_TOO_LARGE, "payload_too_large", own),
-        ApiError::UnsupportedMediaType => {
+        ApiError::UnsupportedMediaType | ApiError::UnsupportedUpload(_) => {
             (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", own)
         }
         ApiError::HeadTooLarge { .. } => (
@@ -162,7 +165,24 @@ fn describe_service(error: &ServiceError) -> (StatusCode, &'static str, String) 
         ServiceError::Conflict(_) => (S::CONFLICT, "conflict", error.to_string()),
         ServiceError::Forbidden(_) => (S::FORBIDDEN, "insufficient_scope", error.to_string()),
         ServiceError::Store(e) => describe_store(e),
-        ServiceError::Llm(e) => describe_llm(e),
+        ServiceError::Llm(e) => describe_llm(e, true),
+        ServiceError::Embedding(e) => describe_llm(e, false),
+        // The operator's to fix, and nothing secret: the message says what to install or
+        // run.
+        ServiceError::KnowledgeUnavailable(state) => (
+            S::SERVICE_UNAVAILABLE,
+            "knowledge_unavailable",
+            state.to_string(),
+        ),
+        // The cause's status and code, and that the question was kept.
+        ServiceError::Unsourced(cause) => {
+            let (status, code, message) = describe_service(cause);
+            let message = format!(
+                "the answer's sources could not be found: {message}; the question was saved \
+                 as failed"
+            );
+            (status, code, message)
+        }
         ServiceError::ShuttingDown => (
             S::SERVICE_UNAVAILABLE,
             "shutdown",
@@ -207,8 +227,9 @@ fn describe_store(error: &StoreError) -> (StatusCode, &'static str, String) {
     }
 }
 
-fn describe_llm(error: &LlmError) -> (StatusCode, &'static str, String) {
-    const KEPT: &str = "the query was saved as failed";
+/// A failure of Ollama; `kept` when it cost a question, which was stored as failed.
+fn describe_llm(error: &LlmError, kept: bool) -> (StatusCode, &'static str, String) {
+    const KEPT: &str = "; the query was saved as failed";
     let (status, message) = match error {
         LlmError::Unreachable(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -246,7 +267,8 @@ fn describe_llm(error: &LlmError) -> (StatusCode, &'static str, String) {
             "the client disconnected before the answer".to_string(),
         ),
     };
-    (status, error.code(), format!("{message}; {KEPT}"))
+    let kept = if kept { KEPT } else { "" };
+    (status, error.code(), format!("{message}{kept}"))
 }
 
 /// The same reason is never worded to tell whether a token's name exists: the codes speak
@@ -281,7 +303,14 @@ fn headers(error: &ApiError) -> Vec<(header::HeaderName, String)> {
         ApiError::TooManyFailures(seconds) | ApiError::RateLimited(seconds) => {
             vec![(header::RETRY_AFTER, seconds.to_string())]
         }
-        ApiError::Service(ServiceError::Llm(LlmError::Busy)) => {
+        ApiError::Service(
+            ServiceError::Llm(LlmError::Busy) | ServiceError::Embedding(LlmError::Busy),
+        ) => {
+            vec![(header::RETRY_AFTER, LLM_BUSY_RETRY_AFTER.to_string())]
+        }
+        ApiError::Service(ServiceError::Unsourced(cause))
+            if matches!(**cause, ServiceError::Embedding(LlmError::Busy)) =>
+        {
             vec![(header::RETRY_AFTER, LLM_BUSY_RETRY_AFTER.to_string())]
         }
         // A place frees as soon as one of the client's other connections closes.
@@ -295,7 +324,9 @@ fn headers(error: &ApiError) -> Vec<(header::HeaderName, String)> {
 fn logged_where_it_happened(error: &ApiError) -> bool {
     matches!(
         error,
-        ApiError::Service(ServiceError::Llm(_) | ServiceError::ShuttingDown)
+        ApiError::Service(
+            ServiceError::Llm(_) | ServiceError::ShuttingDown | ServiceError::Unsourced(_)
+        )
     )
 }
 

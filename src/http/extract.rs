@@ -14,8 +14,13 @@ use super::error::ApiError;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn json_config() -> web::JsonConfig {
+    json_config_with_limit(MAX_BODY_BYTES)
+}
+
+/// [`json_config`] with another size limit (a route that takes documents).
+pub fn json_config_with_limit(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default()
-        .limit(MAX_BODY_BYTES)
+        .limit(limit)
         // Only JSON: a form or text/plain body is what a foreign web page can send without
         // asking first (CSRF with no preflight).
         .content_type(|mime| {
@@ -23,10 +28,10 @@ pub fn json_config() -> web::JsonConfig {
                 && (mime.subtype() == actix_web::mime::JSON
                     || mime.suffix() == Some(actix_web::mime::JSON))
         })
-        .error_handler(|err, _req| {
+        .error_handler(move |err, _req| {
             let api = match &err {
                 JsonPayloadError::OverflowKnownLength { .. }
-                | JsonPayloadError::Overflow { .. } => ApiError::PayloadTooLarge(MAX_BODY_BYTES),
+                | JsonPayloadError::Overflow { .. } => ApiError::PayloadTooLarge(limit),
                 JsonPayloadError::Deserialize(e) if e.is_data() => {
                     ApiError::Unprocessable(format!("invalid request: {e}"))
                 }

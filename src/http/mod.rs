@@ -18,5 +18,6 @@ mod routes;
 mod schema;
 mod sse;
 mod state;
+mod upload;
 
 pub use app::{Application, StartupError};

@@ -143,19 +143,9 @@ impl Llm {
         })
     }
 
-    /// One exchange, the answer collected whole: a system prompt (if any), then `query`.
-    pub async fn chat(
-        &self,
-        model: &str,
-        system_prompt: Option<&str>,
-        query: &str,
-    ) -> Result<Answer, LlmError> {
-        let mut messages = Vec::with_capacity(2);
-        if let Some(system) = system_prompt {
-            messages.push(Message::new(Role::System, system));
-        }
-        messages.push(Message::new(Role::User, query));
-        let mut stream = self.chat_stream(model, &messages, None).await?;
+    /// One exchange, the answer to `messages` collected whole.
+    pub async fn chat(&self, model: &str, messages: &[Message]) -> Result<Answer, LlmError> {
+        let mut stream = self.chat_stream(model, messages, None).await?;
         let mut content = String::new();
         loop {
             match stream.next().await? {

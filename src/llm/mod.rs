@@ -1,10 +1,11 @@
 //! The local language model: Ollama's HTTP API (chat, streamed, and the probes), spoken
 //! with our own client so that every wait has the deadline we choose.
 
-// Public, not re-exported here: both use this file's items, and a re-export would make
+// Public, not re-exported here: they use this file's items, and a re-export would make
 // an import circle.
 pub mod chat;
 pub mod decode;
+pub mod embed;
 mod ndjson;
 
 use std::time::Duration;

@@ -19,10 +19,11 @@ use super::asked::{elapsed_ms, status_after};
 use super::error::ServiceError;
 use super::in_flight::Unanswered;
 use super::services::Services;
+use super::sources::{add_sources, Retrieval};
 use crate::llm::chat::{ChatOptions, Message, Piece};
 use crate::llm::decode::Finish;
 use crate::llm::LlmError;
-use crate::store::{NewMessage, NewTrace, TraceStatus};
+use crate::store::{Citation, NewMessage, NewTrace, StoreError, TraceStatus};
 
 /// Pieces of an answer waiting for a client that reads slower than the model writes; past
 /// that, the model's stream is read no further until the client catches up.
@@ -37,6 +38,34 @@ pub struct Exchange {
     pub options: Option<ChatOptions>,
     /// Where the answer goes in a conversation, if it was asked in one.
     pub reply: Option<Reply>,
+    /// The owner's documents to draw on, if the answer was asked to: their sources are
+    /// found first, and go into `messages` and `citations`.
+    pub knowledge: Option<Retrieval>,
+    /// The sources found, once they were.
+    pub citations: Option<Vec<Citation>>,
+}
+
+impl Exchange {
+    /// A question asked without knowledge (its sources, if it was, are found by
+    /// [`Services::answer`]).
+    pub fn new(asked: Asked, messages: Vec<Message>, reply: Option<Reply>) -> Self {
+        Self {
+            asked,
+            messages,
+            options: None,
+            reply,
+            knowledge: None,
+            citations: None,
+        }
+    }
+
+    /// The sources found for it, if any were asked for: in the prompt, and kept.
+    fn take_sources(&mut self, citations: Option<Vec<Citation>>) {
+        if let Some(citations) = citations {
+            add_sources(&mut self.messages, &citations);
+            self.citations = Some(citations);
+        }
+    }
 }
 
 /// The message an answer becomes: stored with its trace, in one transaction.
@@ -70,6 +99,10 @@ pub struct Finished {
     pub prompt_tokens: Option<i32>,
     pub completion_tokens: Option<i32>,
     pub created_at: DateTime<Utc>,
+    /// The sources the answer drew on, numbered in its prompt from 1 in this order; only
+    /// when it was asked to draw on knowledge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub citations: Option<Vec<Citation>>,
     /// Why the model stopped: its answer was done, or it reached the token limit asked.
     #[serde(skip)]
     pub finish: Finish,
@@ -130,7 +163,7 @@ impl Services {
     /// `client_gone` resolves if the client disconnects; so does dropping the result.
     pub async fn answer(
         &self,
-        exchange: Exchange,
+        mut exchange: Exchange,
         client_gone: impl Future<Output = ()> + Send + 'static,
     ) -> Result<AnswerEvents, ServiceError> {
         let id = Uuid::new_v4();
@@ -141,6 +174,19 @@ impl Services {
         };
         self.in_flight.register(id, unanswered);
         let mut gone: ClientGone = Box::pin(client_gone);
+        let question = exchange.asked.query.clone();
+        match self
+            .sources(exchange.knowledge, &question, gone.as_mut())
+            .await
+        {
+            Ok(citations) => exchange.take_sources(citations),
+            Err(error) => {
+                let trace = exchange.asked.trace(id, elapsed_ms(started));
+                let error = self.keep_unsourced(trace, error).await;
+                self.in_flight.finish(id);
+                return Err(error);
+            }
+        }
         let slot = tokio::select! {
             slot = self.gate.enter() => slot,
             () = &mut gone => Err(LlmError::Cancelled),
@@ -279,7 +325,11 @@ impl Services {
             Ending::Failed(error) => Some(error.to_string()),
             Ending::Shutdown => Some(self.shutdown_error()),
         };
-        let base = exchange.asked.trace(id, elapsed_ms(started));
+        let citations = exchange.citations.as_deref();
+        let base = NewTrace {
+            citations,
+            ..exchange.asked.trace(id, elapsed_ms(started))
+        };
         let trace = trace_of(base, &text, &ending, error.as_deref());
         let reply = match (&ending, exchange.reply) {
             (Ending::Answered { .. }, Some(reply)) => Some(NewMessage {
@@ -288,6 +338,7 @@ impl Services {
                 role: "assistant",
                 content: &text,
                 trace_id: Some(id),
+                citations,
             }),
             _ => None,
         };
@@ -339,7 +390,7 @@ fn trace_of<'a>(
 /// One log line on how the answer ended, and the event that tells the client.
 fn report(
     trace: &NewTrace<'_>,
-    saved: Result<DateTime<Utc>, crate::store::StoreError>,
+    saved: Result<DateTime<Utc>, StoreError>,
     ending: Ending,
     reply: Option<Reply>,
 ) -> Option<AnswerEvent> {
@@ -366,6 +417,7 @@ fn report(
                 prompt_tokens: trace.prompt_tokens,
                 completion_tokens: trace.completion_tokens,
                 created_at,
+                citations: trace.citations.map(<[Citation]>::to_vec),
                 finish,
             }))
         }

@@ -41,6 +41,7 @@ impl Asked {
             completion_tokens: None,
             token_id: self.token_id,
             message_id: self.message_id,
+            citations: None,
         }
     }
 }

@@ -4,12 +4,12 @@
 
 use std::future::Future;
 
-use uuid::Uuid;
-
 use super::answer::{AnswerEvents, Exchange};
 use super::asked::Asked;
+use super::auth::Caller;
 use super::error::ServiceError;
 use super::services::Services;
+use super::sources::Retrieval;
 use crate::domain::{Completion, Mode, PersonaName, Sampling, Speaker, Turn};
 use crate::llm::chat::{ChatOptions, Message, Role};
 use crate::llm::model_present;
@@ -47,13 +47,13 @@ impl Services {
         Ok(plain.chain(personas).collect())
     }
 
-    /// Starts answering `completion`, asked by `token_id`, once a slot at the model is
+    /// Starts answering `completion`, asked by `caller`, once a slot at the model is
     /// free; `client_gone` resolves if the client disconnects. An unknown model, or the
     /// database down, is an error before Ollama is asked.
     pub async fn complete(
         &self,
         completion: Completion,
-        token_id: Option<Uuid>,
+        caller: &Caller,
         client_gone: impl Future<Output = ()> + Send + 'static,
     ) -> Result<AnswerEvents, ServiceError> {
         let resolved = self.resolve(&completion.model).await?;
@@ -63,7 +63,7 @@ impl Services {
             mode: Mode::Fast,
             persona: resolved.persona.as_ref().map(|p| p.name.clone()),
             model: resolved.model.clone(),
-            token_id,
+            token_id: caller.token_id,
             message_id: None,
         };
         let options = options(&completion.sampling);
@@ -74,6 +74,8 @@ impl Services {
             messages: messages(resolved.persona.as_ref(), &completion.turns),
             options,
             reply: None,
+            knowledge: Retrieval::of(completion.knowledge, caller),
+            citations: None,
         };
         self.answer(exchange, client_gone).await
     }

@@ -13,9 +13,10 @@ use super::asked::Asked;
 use super::auth::Caller;
 use super::error::ServiceError;
 use super::services::Services;
+use super::sources::Retrieval;
 use crate::domain::{
-    ConversationChange, Mode, ModelName, NewConversation, PageCursor, PersonaName, Query, Scope,
-    Title,
+    Consult, ConversationChange, Mode, ModelName, NewConversation, PageCursor, PersonaName, Query,
+    Scope, Title,
 };
 use crate::llm::chat::{Message, Role};
 use crate::store::{self, Conversation, ConversationRow, ConversationUpdate, Owner};
@@ -156,6 +157,7 @@ impl Services {
                 messages: i64::MAX,
                 bytes: max_bytes,
                 overhead: MESSAGE_OVERHEAD_BYTES,
+                citations: true,
                 at_least_one: true,
             };
             let messages = store::recent_messages(&**db, id, budget).await?;
@@ -214,13 +216,15 @@ impl Services {
     }
 
     /// Asks `content` in a conversation of `caller`'s: the question is stored, then asked
-    /// with the persona's prompt and the earlier messages as context; its answer streams
-    /// from the result and is stored as a message once whole.
+    /// with the persona's prompt and the earlier messages as context (and, with
+    /// `knowledge`, the sources found for it); its answer streams from the result and is
+    /// stored as a message once whole.
     pub async fn converse(
         &self,
         caller: &Caller,
         id: Uuid,
         content: Query,
+        knowledge: Option<Consult>,
         client_gone: impl Future<Output = ()> + Send + 'static,
     ) -> Result<Turn, ServiceError> {
         let work = async {
@@ -260,6 +264,8 @@ impl Services {
                 conversation_id: id,
                 message_id: Uuid::new_v4(),
             }),
+            knowledge: Retrieval::of(knowledge, caller),
+            citations: None,
         };
         let events = self.answer(exchange, client_gone).await?;
         Ok(Turn { info, events })
@@ -271,9 +277,12 @@ impl Services {
         caller: &Caller,
         id: Uuid,
         content: Query,
+        knowledge: Option<Consult>,
         client_gone: impl Future<Output = ()> + Send + 'static,
     ) -> Result<TurnDone, ServiceError> {
-        let turn = self.converse(caller, id, content, client_gone).await?;
+        let turn = self
+            .converse(caller, id, content, knowledge, client_gone)
+            .await?;
         let (text, finished) = turn.events.collect().await?;
         Ok(TurnDone {
             turn: turn.info,
@@ -294,6 +303,8 @@ impl Services {
                 .unwrap_or(i64::MAX)
                 .saturating_mul(BYTES_PER_TOKEN),
             overhead: MESSAGE_OVERHEAD_CONTEXT_BYTES,
+            // The model reads an answer's text, not its citations.
+            citations: false,
             at_least_one: false,
         };
         store::recent_messages(db, id, budget).await
@@ -332,6 +343,7 @@ impl Services {
             role: "user",
             content: content.as_str(),
             trace_id: None,
+            citations: None,
         };
         let title = Title::from_question(content);
         let work = async {

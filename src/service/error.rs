@@ -2,7 +2,7 @@
 
 use crate::domain::{Scope, ValidationError};
 use crate::llm::LlmError;
-use crate::store::StoreError;
+use crate::store::{KnowledgeState, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -27,6 +27,16 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Llm(#[from] LlmError),
+    /// Embedding a document or a question failed (no question was kept).
+    #[error("embedding failed: {0}")]
+    Embedding(LlmError),
+    /// Knowledge cannot be used on this database; the state says what to do.
+    #[error("{0}")]
+    KnowledgeUnavailable(KnowledgeState),
+    /// An answer asked to draw on knowledge could not find its sources (knowledge off,
+    /// the question not embedded): the question was kept as a failed trace.
+    #[error("the answer's sources could not be found: {0}")]
+    Unsourced(Box<ServiceError>),
     /// The server is stopping: an answer still being written when the grace was nearly
     /// over was ended, and kept.
     #[error("maia is shutting down")]

@@ -95,6 +95,7 @@ pub fn failure_summary(code: Option<&str>) -> &'static str {
         Some("llm_busy") => "the language model was busy with other questions",
         Some("client_closed_request") => "the client disconnected before the answer",
         Some("shutdown") => "maia shut down before the answer",
+        Some("knowledge_unavailable") => "the owner's documents could not be searched",
         _ => "the language model could not answer",
     }
 }
@@ -143,5 +144,6 @@ mod tests {
             fallback
         );
         assert_ne!(failure_summary(Some("shutdown")), fallback);
+        assert_ne!(failure_summary(Some("knowledge_unavailable")), fallback);
     }
 }

@@ -3,6 +3,7 @@
 //! question the model could not answer is stored as failed.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -12,13 +13,15 @@ use uuid::Uuid;
 
 use super::answer::{AnswerEvents, Exchange};
 use super::asked::{elapsed_ms, status_after, Asked};
+use super::auth::Caller;
 use super::error::ServiceError;
 use super::in_flight::Unanswered;
 use super::services::Services;
+use super::sources::{add_sources, Retrieval};
 use crate::domain::{Mode, PersonaName, Question};
 use crate::llm::chat::{Message, Role};
 use crate::llm::{Answer, LlmError};
-use crate::store::{self, NewTrace, TraceStatus};
+use crate::store::{self, Citation, NewTrace, TraceStatus};
 
 /// Used when no persona is asked for.
 const BASE_PROMPT: &str = "You are maia, a helpful assistant that runs entirely on its \
@@ -38,16 +41,21 @@ pub struct Answered {
     pub persona: Option<String>,
     pub latency_ms: i32,
     pub created_at: DateTime<Utc>,
+    /// The sources the answer drew on (`"knowledge": true`), numbered in its prompt from
+    /// 1 in this order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub citations: Option<Vec<Citation>>,
 }
 
 impl Services {
-    /// Asked by the token `token_id` (none where authentication is off). `client_gone`
-    /// resolves if the client disconnects: the call to the model is then cancelled, and the
-    /// question kept as failed.
+    /// Asked by `caller`. `client_gone` resolves if the client disconnects: the call to
+    /// the model is then cancelled, and the question kept as cancelled. With
+    /// `question.knowledge`, the sources are found first, and the question is kept as
+    /// failed if they cannot be.
     pub async fn ask(
         &self,
         question: Question,
-        token_id: Option<Uuid>,
+        caller: &Caller,
         client_gone: impl Future<Output = ()>,
     ) -> Result<Answered, ServiceError> {
         let model = self.model_for(question.mode, question.model.as_ref())?;
@@ -58,7 +66,7 @@ impl Services {
             .await?;
         let id = Uuid::new_v4();
         let started = Instant::now();
-        let asked = asked(&question, model, token_id);
+        let asked = asked(&question, model, caller.token_id);
         self.in_flight.register(
             id,
             Unanswered {
@@ -66,15 +74,33 @@ impl Services {
                 started,
             },
         );
-        let result = self
-            .call_model(&asked.model, &system_prompt, &question, client_gone)
-            .await;
-        let trace = asked.trace(id, elapsed_ms(started));
-        let kept = match result {
-            Ok(answer) => self.keep_answer(trace, answer).await,
-            Err(error) => {
-                self.keep_failure(trace, &error).await;
-                Err(error.into())
+        tokio::pin!(client_gone);
+        let retrieval = Retrieval::of(question.knowledge, caller);
+        let query = question.query.as_str();
+        let kept = match self.sources(retrieval, query, client_gone.as_mut()).await {
+            Err(error) => Err(self
+                .keep_unsourced(asked.trace(id, elapsed_ms(started)), error)
+                .await),
+            Ok(citations) => {
+                let mut messages = vec![
+                    Message::new(Role::System, system_prompt),
+                    Message::new(Role::User, query),
+                ];
+                if let Some(citations) = &citations {
+                    add_sources(&mut messages, citations);
+                }
+                let result = self.call_model(&asked.model, &messages, client_gone).await;
+                let trace = NewTrace {
+                    citations: citations.as_deref(),
+                    ..asked.trace(id, elapsed_ms(started))
+                };
+                match result {
+                    Ok(answer) => self.keep_answer(trace, answer).await,
+                    Err(error) => {
+                        self.keep_failure(trace, &error).await;
+                        Err(error.into())
+                    }
+                }
             }
         };
         // Not on drop: a question whose future is dropped at shutdown must stay here.
@@ -83,12 +109,13 @@ impl Services {
     }
 
     /// [`Services::ask`], the answer streamed as it is written: what fails before the
-    /// first piece (the question, the database, every slot taken) is an error here; what
-    /// fails after comes as the stream's last event. Its trace is stored either way.
+    /// first piece (the question, the database, its sources, every slot taken) is an
+    /// error here; what fails after comes as the stream's last event. Its trace is stored
+    /// either way.
     pub async fn ask_streaming(
         &self,
         question: Question,
-        token_id: Option<Uuid>,
+        caller: &Caller,
         client_gone: impl Future<Output = ()> + Send + 'static,
     ) -> Result<AnswerEvents, ServiceError> {
         let model = self.model_for(question.mode, question.model.as_ref())?;
@@ -100,10 +127,8 @@ impl Services {
             Message::new(Role::User, question.query.as_str()),
         ];
         let exchange = Exchange {
-            asked: asked(&question, model, token_id),
-            messages,
-            options: None,
-            reply: None,
+            knowledge: Retrieval::of(question.knowledge, caller),
+            ..Exchange::new(asked(&question, model, caller.token_id), messages, None)
         };
         self.answer(exchange, client_gone).await
     }
@@ -127,21 +152,23 @@ impl Services {
         left.len()
     }
 
-    /// The model's answer, once a slot is free, unless the client goes first.
-    async fn call_model(
+    /// The model's answer to `messages`, once a slot is free, unless the client goes
+    /// first.
+    async fn call_model<F>(
         &self,
         model: &str,
-        system_prompt: &str,
-        question: &Question,
-        client_gone: impl Future<Output = ()>,
-    ) -> Result<Answer, LlmError> {
-        tokio::pin!(client_gone);
+        messages: &[Message],
+        mut client_gone: Pin<&mut F>,
+    ) -> Result<Answer, LlmError>
+    where
+        F: Future<Output = ()>,
+    {
         let _slot = tokio::select! {
             slot = self.gate.enter() => slot?,
             () = &mut client_gone => return Err(LlmError::Cancelled),
         };
         tokio::select! {
-            answer = self.llm.chat(model, Some(system_prompt), question.query.as_str()) => answer,
+            answer = self.llm.chat(model, messages) => answer,
             () = client_gone => Err(LlmError::Cancelled),
         }
     }
@@ -205,6 +232,7 @@ impl Services {
             persona: trace.persona.map(String::from),
             latency_ms: trace.latency_ms,
             created_at,
+            citations: trace.citations.map(<[Citation]>::to_vec),
             response: answer.content,
         })
     }

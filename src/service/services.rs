@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::embedder::{Embedder, KnowledgeWatch};
 use super::error::ServiceError;
 use super::gate::LlmGate;
 use super::in_flight::InFlight;
@@ -33,6 +34,10 @@ pub struct Services {
     pub(super) streams_end: Arc<StreamsEnd>,
     /// `chat.context_messages` and `chat.context_tokens`: a conversation's context.
     pub(super) context: ContextBudget,
+    /// The embedding model (`knowledge.embed_model`).
+    pub(super) embedder: Embedder,
+    /// Whether knowledge can be used on this database.
+    pub(super) knowledge: Arc<KnowledgeWatch>,
 }
 
 /// How much of a conversation goes with a new question: at most this many earlier
@@ -46,6 +51,7 @@ pub(super) struct ContextBudget {
 impl Services {
     pub fn new(db: Db, llm: Llm, settings: &Settings) -> Self {
         Self {
+            embedder: Embedder::new(llm.clone(), &settings.knowledge),
             db,
             llm,
             fast_model: settings.ollama.model.clone(),
@@ -65,6 +71,7 @@ impl Services {
                 messages: settings.chat.context_messages,
                 tokens: settings.chat.context_tokens,
             },
+            knowledge: Arc::default(),
         }
     }
 

@@ -8,7 +8,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::StoreError;
+use super::traces::{citations, Citation};
 use crate::domain::{Mode, PageCursor};
+use tokio_postgres::types::Json;
 
 /// Whose conversations a statement may touch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +93,9 @@ pub struct StoredMessage {
     pub content: String,
     pub trace_id: Option<Uuid>,
     pub status: Option<String>,
+    /// An answer's sources, when it drew on knowledge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub citations: Option<Vec<Citation>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -102,6 +107,7 @@ impl From<&Row> for StoredMessage {
             content: row.get("content"),
             trace_id: row.get("trace_id"),
             status: row.get("status"),
+            citations: citations(row),
             created_at: row.get("created_at"),
         }
     }
@@ -117,6 +123,8 @@ pub struct NewMessage<'a> {
     pub content: &'a str,
     /// An answer's trace.
     pub trace_id: Option<Uuid>,
+    /// An answer's sources.
+    pub citations: Option<&'a [Citation]>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -268,14 +276,15 @@ pub async fn insert_message(
     message: &NewMessage<'_>,
 ) -> Result<(), StoreError> {
     db.execute(
-        "INSERT INTO messages (id, conversation_id, role, content, trace_id) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO messages (id, conversation_id, role, content, trace_id, citations) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
         &[
             &message.id,
             &message.conversation_id,
             &message.role,
             &message.content,
             &message.trace_id,
+            &message.citations.map(Json),
         ],
     )
     .await?;
@@ -305,9 +314,13 @@ pub async fn note_activity(
 pub struct MessageBudget {
     /// At most this many.
     pub messages: i64,
-    /// Their texts, plus `overhead` each, at most this many bytes together.
+    /// Their texts (and, with `citations`, their citations' JSON), plus `overhead` each,
+    /// at most this many bytes together.
     pub bytes: i64,
     pub overhead: i32,
+    /// Whether their citations count: they are part of a response, not of a model's
+    /// context.
+    pub citations: bool,
     /// The newest one even if it alone is larger.
     pub at_least_one: bool,
 }
@@ -322,10 +335,12 @@ pub async fn recent_messages(
 ) -> Result<Vec<StoredMessage>, StoreError> {
     let rows = db
         .query(
-            "SELECT id, role, content, trace_id, status, created_at FROM ( \
-               SELECT m.id, m.seq, m.role, m.content, m.created_at, \
+            "SELECT id, role, content, trace_id, status, citations, created_at FROM ( \
+               SELECT m.id, m.seq, m.role, m.content, m.citations, m.created_at, \
                  COALESCE(m.trace_id, q.id) AS trace_id, COALESCE(a.status, q.status) AS status, \
-                 sum(octet_length(m.content) + $4::int) OVER (ORDER BY m.seq DESC) AS running, \
+                 sum(octet_length(m.content) + $4::int + CASE WHEN $6 \
+                     THEN COALESCE(octet_length(m.citations::text), 0) ELSE 0 END) \
+                   OVER (ORDER BY m.seq DESC) AS running, \
                  row_number() OVER (ORDER BY m.seq DESC) AS newest \
                FROM messages m \
                LEFT JOIN consciousness_traces a ON a.id = m.trace_id \
@@ -340,6 +355,7 @@ pub async fn recent_messages(
                 &budget.bytes,
                 &budget.overhead,
                 &budget.at_least_one,
+                &budget.citations,
             ],
         )
         .await?;

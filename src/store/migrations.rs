@@ -56,26 +56,13 @@ pub fn embedded_migrations() -> Vec<Migration> {
 /// the lock dies with the connection.
 pub async fn migrate(settings: &DatabaseSettings) -> Result<Vec<Migration>, StoreError> {
     let mut client = connect(settings).await?;
-    // refinery creates its history table `IF NOT EXISTS` on every run, and PostgreSQL
-    // answers an existing one with a NOTICE, which tokio-postgres logs at info: every start
-    // said so. Notices on this connection say nothing an operator needs; warnings still do.
-    client
-        .batch_execute("SET client_min_messages = warning")
-        .await?;
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
-        .await?;
+    lock_migrations(&client).await?;
     let report = match migration_status(&client).await.map(|s| s.mismatch()) {
         Ok(Some(newer @ SchemaMismatch::Newer { .. })) => Err(StoreError::Schema(newer)),
         Err(e) => Err(e),
-        Ok(_) => embedded::migrations::runner()
-            .run_async(&mut client)
-            .await
-            .map_err(|e| StoreError::Migration(e.into())),
+        Ok(_) => CORE.run(embedded::migrations::runner(), &mut client).await,
     };
-    let unlock = client
-        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
-        .await;
+    let unlock = unlock_migrations(&client).await;
     let report = report?;
     unlock?;
     let applied: Vec<Migration> = report
@@ -87,6 +74,70 @@ pub async fn migrate(settings: &DatabaseSettings) -> Result<Vec<Migration>, Stor
         tracing::info!(version, name, "applied migration");
     }
     Ok(applied)
+}
+
+/// Takes the migration lock on `client`'s session (it dies with the connection).
+pub async fn lock_migrations(client: &tokio_postgres::Client) -> Result<(), StoreError> {
+    // refinery creates its history table `IF NOT EXISTS` on every run, and PostgreSQL
+    // answers an existing one with a NOTICE, which tokio-postgres logs at info: every start
+    // said so. Notices on this connection say nothing an operator needs; warnings still do.
+    client
+        .batch_execute("SET client_min_messages = warning")
+        .await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .await?;
+    Ok(())
+}
+
+pub async fn unlock_migrations(client: &tokio_postgres::Client) -> Result<(), StoreError> {
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+        .await?;
+    Ok(())
+}
+
+/// A refinery history table: the core's, or knowledge's.
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryTable(pub &'static str);
+
+/// The core migrations' history (refinery's default name).
+const CORE: HistoryTable = HistoryTable("refinery_schema_history");
+
+impl HistoryTable {
+    /// Applies `runner`'s pending migrations, recorded in this table.
+    pub async fn run(
+        self,
+        mut runner: refinery::Runner,
+        client: &mut tokio_postgres::Client,
+    ) -> Result<refinery::Report, StoreError> {
+        runner.set_migration_table_name(self.0);
+        runner
+            .run_async(client)
+            .await
+            .map_err(|e| StoreError::Migration(e.into()))
+    }
+
+    /// Versions recorded in this table (none when it does not exist yet).
+    pub async fn applied_versions(
+        self,
+        client: &impl GenericClient,
+    ) -> Result<Vec<i32>, StoreError> {
+        let rows = client
+            .query(
+                &format!("SELECT version FROM {} ORDER BY version", self.0),
+                &[],
+            )
+            .await;
+        match rows {
+            Ok(rows) => Ok(rows.iter().map(|r| r.get(0)).collect()),
+            // 42P01: the table does not exist, i.e. nothing applied yet.
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 /// How long a start (`serve`, `migrate`) waits for PostgreSQL to come up before migrating:
@@ -110,26 +161,8 @@ pub async fn migrate_when_ready(
     }
 }
 
-/// Versions recorded in refinery's history table (none when it does not exist yet).
-pub async fn applied_versions(client: &impl GenericClient) -> Result<Vec<i32>, StoreError> {
-    let rows = client
-        .query(
-            "SELECT version FROM refinery_schema_history ORDER BY version",
-            &[],
-        )
-        .await;
-    match rows {
-        Ok(rows) => Ok(rows.iter().map(|r| r.get(0)).collect()),
-        // 42P01: the table does not exist, i.e. nothing applied yet.
-        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
-            Ok(Vec::new())
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 pub async fn migration_status(client: &impl GenericClient) -> Result<MigrationStatus, StoreError> {
-    let recorded = applied_versions(client).await?;
+    let recorded = CORE.applied_versions(client).await?;
     let embedded = embedded_migrations();
     let unknown = recorded
         .iter()

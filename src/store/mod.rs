@@ -2,7 +2,9 @@
 //! migrations and the one database error.
 
 mod conversations;
+mod documents;
 mod error;
+mod knowledge;
 mod migrations;
 mod personas;
 mod pool;
@@ -16,7 +18,15 @@ pub use conversations::{
     Conversation, ConversationRow, ConversationUpdate, MessageBudget, NewMessage, Owner,
     StoredMessage,
 };
+pub use documents::{
+    chunks_after, count_chunks, delete_document, find_by_source, find_document, insert_chunks,
+    insert_document, list_documents, replace_document, search, set_embeddings, set_search_breadth,
+    ChunkKey, Document, Hit, NewChunk, NewDocument, SearchQuery, Shelf,
+};
 pub use error::StoreError;
+pub use knowledge::{
+    adopt_space, knowledge_state, set_up_knowledge, EmbeddingSpace, KnowledgeState,
+};
 pub use migrations::{
     embedded_migrations, migrate, migrate_when_ready, migration_status, Migration, MigrationStatus,
     SchemaMismatch, READY_WAIT,
@@ -28,5 +38,5 @@ pub use tokens::{
     live_token_hash, revoke_token, touch_token, Grant, NewToken, TokenRecord,
 };
 pub use traces::{
-    delete_trace, get_trace, insert_trace, list_traces, NewTrace, Trace, TraceStatus,
+    delete_trace, get_trace, insert_trace, list_traces, Citation, NewTrace, Trace, TraceStatus,
 };

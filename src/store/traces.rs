@@ -1,7 +1,8 @@
 //! `consciousness_traces`: every question asked, answered or not. One function per statement.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use tokio_postgres::types::Json;
 use tokio_postgres::{GenericClient, Row};
 use utoipa::ToSchema;
 
@@ -28,6 +29,20 @@ impl TraceStatus {
     }
 }
 
+/// A source an answer drew on: a chunk of one of the owner's documents. An answer's
+/// citations are in the order its prompt numbered them: the first is `[1]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Citation {
+    pub document_id: Uuid,
+    /// The document's title.
+    pub title: String,
+    /// The chunk's text, as the model read it.
+    pub chunk: String,
+    /// The search's score (reciprocal rank fusion of its ranks by meaning and by words):
+    /// higher is better.
+    pub score: f64,
+}
+
 /// A trace to be written; `created_at` is the database's clock.
 #[derive(Debug, Clone)]
 pub struct NewTrace<'a> {
@@ -49,6 +64,8 @@ pub struct NewTrace<'a> {
     pub token_id: Option<Uuid>,
     /// The conversation's message it answers, if it was asked in one.
     pub message_id: Option<Uuid>,
+    /// The sources the answer drew on, when it was asked to draw on knowledge.
+    pub citations: Option<&'a [Citation]>,
 }
 
 /// A question as it was kept, answered or not.
@@ -68,7 +85,8 @@ pub struct Trace {
     /// Why it failed: the full detail for tokens with `admin`, a general sentence for others.
     pub error: Option<String>,
     /// What kind of failure: `llm_unavailable`, `llm_timeout`, `model_not_found`,
-    /// `llm_error`, `llm_busy`, `client_closed_request`, `shutdown`.
+    /// `llm_error`, `llm_busy`, `client_closed_request`, `shutdown`,
+    /// `knowledge_unavailable`.
     pub error_code: Option<String>,
     pub latency_ms: i32,
     pub prompt_tokens: Option<i32>,
@@ -76,6 +94,8 @@ pub struct Trace {
     /// The token that asked; none where authentication is off.
     pub token_id: Option<Uuid>,
     pub message_id: Option<Uuid>,
+    /// The sources the answer drew on (`"knowledge": true`); none when it drew on none.
+    pub citations: Option<Vec<Citation>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -96,13 +116,21 @@ impl From<&Row> for Trace {
             completion_tokens: row.get("completion_tokens"),
             token_id: row.get("token_id"),
             message_id: row.get("message_id"),
+            citations: citations(row),
             created_at: row.get("created_at"),
         }
     }
 }
 
+/// The `citations` column of a trace's or a message's row.
+pub(super) fn citations(row: &Row) -> Option<Vec<Citation>> {
+    row.get::<_, Option<Json<Vec<Citation>>>>("citations")
+        .map(|json| json.0)
+}
+
 const TRACE_COLUMNS: &str = "id, query, response, mode, persona, model, status, error, \
-     error_code, latency_ms, prompt_tokens, completion_tokens, token_id, message_id, created_at";
+     error_code, latency_ms, prompt_tokens, completion_tokens, token_id, message_id, \
+     citations, created_at";
 
 /// Inserts a trace and returns its creation time.
 #[tracing::instrument(skip_all, fields(trace_id = %trace.id))]
@@ -114,8 +142,8 @@ pub async fn insert_trace(
         .query_one(
             "INSERT INTO consciousness_traces \
              (id, query, response, mode, persona, model, status, error, error_code, \
-              latency_ms, prompt_tokens, completion_tokens, token_id, message_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+              latency_ms, prompt_tokens, completion_tokens, token_id, message_id, citations) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
              ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id \
              RETURNING created_at",
             &[
@@ -133,6 +161,7 @@ pub async fn insert_trace(
                 &trace.completion_tokens,
                 &trace.token_id,
                 &trace.message_id,
+                &trace.citations.map(Json),
             ],
         )
         .await?;

@@ -140,7 +140,7 @@ async fn unknown_fields_are_refused_by_name_on_every_json_body() {
     assert_eq!((query, error_code(&query_body)), (422, "validation_failed"));
     assert_eq!(
         query_body["error"]["message"],
-        "unknown field \"persnoa\"; accepted: query, mode, persona, model, stream"
+        "unknown field \"persnoa\"; accepted: query, mode, persona, model, stream, knowledge, k"
     );
     assert_eq!(
         (session, error_code(&session_body)),

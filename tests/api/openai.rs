@@ -24,7 +24,7 @@ fn chat(model: &str, question: &str) -> Value {
 }
 
 /// `POST /v1/chat/completions` with `body`: status, headers and the raw body text.
-async fn complete(app: &TestApp, body: &Value) -> (u16, reqwest::header::HeaderMap, String) {
+pub async fn complete(app: &TestApp, body: &Value) -> (u16, reqwest::header::HeaderMap, String) {
     let response = app
         .http
         .post(app.url(COMPLETIONS))
@@ -41,7 +41,7 @@ async fn complete(app: &TestApp, body: &Value) -> (u16, reqwest::header::HeaderM
 }
 
 /// The JSON objects of a server-sent event stream, in order; `[DONE]` as a string.
-fn sse_data(text: &str) -> Vec<Value> {
+pub fn sse_data(text: &str) -> Vec<Value> {
     text.split("\n\n")
         .filter(|event| !event.is_empty())
         .map(|event| {

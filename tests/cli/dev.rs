@@ -110,6 +110,7 @@ async fn start_cluster_in(data_dir: PathBuf, fresh: bool) -> Cluster {
         data_dir,
         fresh,
         fsync: false,
+        bindir: None,
     };
     tokio::task::spawn_blocking(move || Cluster::start(&options).expect("the cluster starts"))
         .await

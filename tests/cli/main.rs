@@ -11,6 +11,7 @@ mod auth;
 mod check;
 mod config;
 mod dev;
+mod docs;
 mod failure_log;
 mod healthcheck;
 mod limits;

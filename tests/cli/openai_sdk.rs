@@ -1,7 +1,8 @@
 //! The official `openai` Python package (PyPI) as maia's client, against `maia serve` and
 //! the fake Ollama: plain and streamed completions, the model list, a persona's model, an
-//! answer cut at max_tokens, a wrong token, an unknown model, a bad parameter and an
-//! answer failing mid-stream. The script (`tests/support/openai_sdk.py`) validates every
+//! answer cut at max_tokens, a wrong token, an unknown model, a bad parameter, maia's
+//! knowledge extension (sent with `extra_body`, answered with citations) and an answer
+//! failing mid-stream. The script (`tests/support/openai_sdk.py`) validates every
 //! answer against the SDK's own types, so a drift in the wire format fails it.
 //!
 //! The Python is a venv's interpreter named by MAIA_TEST_OPENAI_PYTHON (`.ci/run` makes one
@@ -12,9 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
+use crate::kit::knowledge::pgvector_or_skip;
 use crate::kit::process::{output, serving, text};
 use crate::kit::tokens::issue_token;
-use crate::kit::{stored_traces, Behavior, MODEL};
+use serde_json::json;
+
+use crate::kit::{http_client, stored_traces, Behavior, MODEL};
 
 /// The interpreter, or `None` to skip (or a panic, when it is required).
 fn python() -> Option<PathBuf> {
@@ -58,8 +62,22 @@ async fn the_official_openai_python_client_reads_maias_answers_and_errors() {
     let (mut server, base, db_url, ollama) = serving(&[]).await;
     // A token that may only ask: the whole surface works with it.
     let token = issue_token(&db_url, "sdk", &["query"]).await.token;
+    // Knowledge's extension needs pgvector: without it (and not required), that check
+    // alone is left out.
+    let knowledge = pgvector_or_skip(&db_url).await;
+    if knowledge {
+        let note = json!({"title": "Backups", "content": "The dump runs nightly at 01:15."});
+        let added = http_client()
+            .post(format!("{base}/api/documents"))
+            .bearer_auth(&token)
+            .json(&note)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(added.status(), 201);
+    }
 
-    let checks = [
+    let mut checks = vec![
         "plain",
         "stream",
         "models",
@@ -69,6 +87,9 @@ async fn the_official_openai_python_client_reads_maias_answers_and_errors() {
         "unknown-model",
         "bad-request",
     ];
+    if knowledge {
+        checks.push("knowledge");
+    }
     let answered = run_checks(&python, &base, &token, &checks).await;
     ollama.set_behavior(Behavior::MidStreamError("out of memory".into()));
     let failed = run_checks(&python, &base, &token, &["mid-stream-error"]).await;
@@ -76,14 +97,16 @@ async fn the_official_openai_python_client_reads_maias_answers_and_errors() {
     assert!(answered.status.success(), "{}", text(&answered));
     assert!(failed.status.success(), "{}", text(&failed));
     let said = text(&answered);
-    for check in checks {
+    for check in &checks {
         assert!(said.contains(&format!("ok: {check}")), "{said}");
     }
-    // Four answers (plain, streamed, persona, cut short) and the one that failed, each kept.
+    // Four answers (plain, streamed, persona, cut short), two more with knowledge, and the
+    // one that failed, each kept.
     let traces = stored_traces(&db_url).await;
     let ok = traces.iter().filter(|t| t.is_ok()).count();
     let failed: Vec<_> = traces.iter().filter(|t| !t.is_ok()).collect();
-    assert_eq!((ok, failed.len()), (4, 1), "{traces:?}");
+    let answers = if knowledge { 6 } else { 4 };
+    assert_eq!((ok, failed.len()), (answers, 1), "{traces:?}");
     assert!(failed[0]
         .response
         .as_deref()

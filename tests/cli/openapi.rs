@@ -7,7 +7,7 @@
 //! `MAIA_TEST_SCHEMATHESIS_VENV` (`.ci/run` makes them). Without them the tests say so and
 //! skip, unless `MAIA_TEST_REQUIRE_OPENAPI_TOOLS` is set (CI sets it): then they fail.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
@@ -58,6 +58,13 @@ async fn run(program: &PathBuf, args: &[&str], dir: &Scratch, limit: Duration) -
         .current_dir(dir.dir())
         // Its cache (hypothesis' examples database) stays in the scratch directory.
         .env("HOME", dir.dir())
+        // schemathesis' hooks (tests/support/schemathesis_hooks.py): no URL longer than
+        // the HTTP parser takes.
+        .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
+        .env(
+            "PYTHONPATH",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support"),
+        )
         .kill_on_drop(true);
     tokio::time::timeout(limit, command.output())
         .await

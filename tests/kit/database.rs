@@ -8,10 +8,21 @@ use maia::{Cluster, ClusterOptions};
 /// Starts a fresh cluster in `data_dir` (deleting what is there), stopped and deleted once
 /// this process exits, even if it is killed. `fsync` off is much faster and not crash-safe.
 pub fn start_cluster(data_dir: PathBuf, fsync: bool) -> anyhow::Result<Cluster> {
+    start_cluster_from(data_dir, fsync, None)
+}
+
+/// [`start_cluster`] with the server programs in `bindir` (none: found as `maia dev`
+/// finds them).
+pub fn start_cluster_from(
+    data_dir: PathBuf,
+    fsync: bool,
+    bindir: Option<PathBuf>,
+) -> anyhow::Result<Cluster> {
     let cluster = Cluster::start(&ClusterOptions {
         data_dir,
         fresh: true,
         fsync,
+        bindir,
     })?;
     cluster.remove_when_process_exits(std::process::id())?;
     Ok(cluster)

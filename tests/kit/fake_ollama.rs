@@ -1,11 +1,12 @@
 //! An in-process fake Ollama speaking Ollama's HTTP wire protocol, for integration tests.
 //!
 //! Endpoints: `GET /` ("Ollama is running"), `GET /api/version`, `GET /api/tags`,
-//! `POST /api/chat` (non-streaming JSON, or streaming NDJSON, Ollama's default), and a
-//! plain-text 404 for anything else, like Ollama's router. A chat's `options.num_predict`
-//! is honoured as Ollama does: the answer stops after that many pieces, with
-//! `done_reason: "length"`. How `/api/chat` answers is
-//! chosen with [`FakeOllama::set_behavior`]; every chat request body is recorded.
+//! `POST /api/chat` (non-streaming JSON, or streaming NDJSON, Ollama's default),
+//! `POST /api/embed` (hashed bag-of-words embeddings, `kit::embeddings`), and a plain-text
+//! 404 for anything else, like Ollama's router. A chat's `options.num_predict` is honoured
+//! as Ollama does: the answer stops after that many pieces, with `done_reason: "length"`.
+//! How `/api/chat` answers is chosen with [`FakeOllama::set_behavior`]; every chat request
+//! body is recorded.
 //!
 //! Part of the test kit (`kit::fake_ollama`); `kit::start_ollama` starts one with the
 //! models the kit's settings name. It runs on the caller's Tokio runtime (`#[tokio::test]`
@@ -81,6 +82,8 @@ struct Shared {
     models: Vec<String>,
     config: Mutex<Config>,
     chat_requests: Mutex<Vec<Value>>,
+    /// Texts embedded, in all.
+    embedded: AtomicUsize,
     requests: AtomicUsize,
     /// When each streamed answer cut off by its client (the connection closed before the
     /// body's end) was dropped.
@@ -117,6 +120,7 @@ impl FakeOllama {
                 omit_zero_metrics: false,
             }),
             chat_requests: Mutex::new(Vec::new()),
+            embedded: AtomicUsize::new(0),
             requests: AtomicUsize::new(0),
             cut_streams: Mutex::new(Vec::new()),
         });
@@ -133,6 +137,7 @@ impl FakeOllama {
                 .route("/api/version", web::get().to(version))
                 .route("/api/tags", web::get().to(tags))
                 .route("/api/chat", web::post().to(chat))
+                .route("/api/embed", web::post().to(embed))
                 .default_service(web::to(not_found))
         })
         .workers(1)
@@ -188,6 +193,11 @@ impl FakeOllama {
 
     pub fn chat_count(&self) -> usize {
         self.shared.chats().len()
+    }
+
+    /// How many texts `/api/embed` has embedded.
+    pub fn embedded_count(&self) -> usize {
+        self.shared.embedded.load(Ordering::SeqCst)
     }
 
     /// When each streamed answer whose client closed the connection before the answer's
@@ -278,6 +288,44 @@ async fn tags(shared: web::Data<Shared>) -> HttpResponse {
         })
         .collect();
     json_response(StatusCode::OK, &json!({ "models": models }))
+}
+
+/// `POST /api/embed`: `{"model", "input": "text" | ["text", ...]}` answered
+/// `{"model", "embeddings": [[...], ...], ...}` as Ollama does, or its errors: 400 without
+/// a model or input, 404 for a model it lacks.
+async fn embed(shared: web::Data<Shared>, body: Bytes) -> HttpResponse {
+    shared.requests.fetch_add(1, Ordering::SeqCst);
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let bad = |message: &str| json_response(StatusCode::BAD_REQUEST, &error_body(message));
+    let Some(model) = request.get("model").and_then(Value::as_str) else {
+        return bad("model is required");
+    };
+    if !shared
+        .models
+        .iter()
+        .any(|m| canonical(m) == canonical(model))
+    {
+        let message = format!("model {model:?} not found, try pulling it first");
+        return json_response(StatusCode::NOT_FOUND, &error_body(&message));
+    }
+    let texts: Vec<&str> = match request.get("input") {
+        Some(Value::String(text)) => vec![text.as_str()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => return bad("invalid input type"),
+    };
+    shared.embedded.fetch_add(texts.len(), Ordering::SeqCst);
+    let embeddings: Vec<Vec<f32>> = texts.iter().map(|t| super::embeddings::embed(t)).collect();
+    let words: usize = texts.iter().map(|t| t.split_whitespace().count()).sum();
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "model": model,
+            "embeddings": embeddings,
+            "total_duration": TOTAL_DURATION,
+            "load_duration": LOAD_DURATION,
+            "prompt_eval_count": words,
+        }),
+    )
 }
 
 /// `name` with Ollama's default tag when it has none.

@@ -21,6 +21,9 @@
 //! - [`sse`]: a streamed answer read event by event.
 //! - [`scratch`]: a temporary directory removed on drop.
 //! - [`fake_ollama`]: an in-process Ollama speaking its wire protocol.
+//! - [`knowledge`]: apps with pgvector (the knowledge tests skip, or fail when told to,
+//!   without it), and a cluster from a PostgreSQL that lacks it.
+//! - [`embeddings`]: the fake's embeddings, a hashed bag of words that carries meaning.
 //! - [`silent_ollama`]: an "Ollama" that never answers and notes when maia hangs up.
 //! - [`stall_proxy`]: a TCP proxy that can stop forwarding, as a stopped database does.
 //! - [`TEST_CA_PEM`]: a CA certificate, for a `database.ca_file` that must be valid.
@@ -51,8 +54,10 @@
 pub mod app;
 pub mod clean_env;
 pub mod database;
+pub mod embeddings;
 pub mod fake_ollama;
 pub mod http;
+pub mod knowledge;
 pub mod log;
 pub mod process;
 pub mod raw;
@@ -77,7 +82,7 @@ pub use traces::{stored_traces, Trace};
 /// test connects with it (its key was thrown away when it was made).
 pub const TEST_CA_PEM: &str = include_str!("test-ca.pem");
 
-/// A fake Ollama that has both models the kit's settings name.
+/// A fake Ollama that has the models the kit's settings name (the embedding one too).
 pub async fn start_ollama() -> FakeOllama {
-    FakeOllama::start(&[MODEL, DEEP_MODEL]).await
+    FakeOllama::start(&[MODEL, DEEP_MODEL, embeddings::EMBED_MODEL]).await
 }

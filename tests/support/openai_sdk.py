@@ -125,6 +125,22 @@ def bad_request():
     raise AssertionError("temperature 5 was accepted")
 
 
+def knowledge():
+    """maia's extension, sent as the SDK sends any: `extra_body`. The server holds one note
+    titled "Backups"; the answer cites it, whole and on the stream's finishing chunk."""
+    maia = {"maia": {"knowledge": True, "k": 2}}
+    answer = ask(extra_body=maia)
+    strictly(ChatCompletion, answer)
+    citations = answer.to_dict()["citations"]
+    assert citations and citations[0]["title"] == "Backups", citations
+    assert set(citations[0]) == {"document_id", "title", "chunk", "score"}, citations[0]
+    chunks = list(ask(stream=True, extra_body=maia))
+    for c in chunks:
+        strictly(ChatCompletionChunk, c)
+    finishing = [c for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finishing[0].to_dict()["citations"] == citations, finishing
+
+
 def mid_stream_error():
     """With the fake failing mid-answer: some text, then the SDK raises maia's error."""
     text = ""
@@ -147,6 +163,7 @@ CHECKS = {
     "wrong-token": wrong_token,
     "unknown-model": unknown_model,
     "bad-request": bad_request,
+    "knowledge": knowledge,
     "mid-stream-error": mid_stream_error,
 }
 

@@ -1,18 +1,35 @@
 """A stand-in for Ollama in the VM tests (which have no network and no models).
 
-Speaks the part of Ollama's HTTP API that maia uses: GET /api/version, GET /api/tags and
-POST /api/chat (non-streaming, and streaming as newline-delimited JSON for completeness).
-Each answer echoes the last user message, so a test can find its query in the reply.
-Standard library only.
+Speaks the part of Ollama's HTTP API that maia uses: GET /api/version, GET /api/tags,
+POST /api/chat (non-streaming, and streaming as newline-delimited JSON for completeness) and
+POST /api/embed (a hashed bag of words: texts that share words point the same way). Each
+answer echoes the last user message, so a test can find its query in the reply. Standard
+library only.
 """
 
 import argparse
+import hashlib
 import json
+import math
+import re
 import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 VERSION = "0.9.0"
+# nomic-embed-text's length, maia's default knowledge.embed_dimensions.
+DIMENSIONS = 768
+
+
+def embedding(text: str) -> list[float]:
+    """Each word adds 1 to one of DIMENSIONS numbers picked by its hash; length 1."""
+    vector = [0.0] * DIMENSIONS
+    vector[0] = 0.01  # a text without words still points somewhere
+    for word in re.findall(r"\w+", text.lower()):
+        slot = int.from_bytes(hashlib.sha256(word.encode()).digest()[:4], "big") % DIMENSIONS
+        vector[slot] += 1.0
+    length = math.sqrt(sum(x * x for x in vector))
+    return [x / length for x in vector]
 
 
 def now() -> str:
@@ -70,7 +87,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(404, {"error": "not found"})
 
     def do_POST(self):
-        if self.path != "/api/chat":
+        if self.path not in ("/api/chat", "/api/embed"):
             self.send_json(404, {"error": "not found"})
             return
         length = int(self.headers.get("content-length", "0"))
@@ -82,6 +99,11 @@ class Handler(BaseHTTPRequestHandler):
         model = request.get("model", "")
         if model not in self.models and f"{model}:latest" not in self.models:
             self.send_json(404, {"error": f"model '{model}' not found"})
+            return
+        if self.path == "/api/embed":
+            texts = request.get("input", [])
+            texts = [texts] if isinstance(texts, str) else texts
+            self.send_json(200, {"model": model, "embeddings": [embedding(t) for t in texts]})
             return
         messages = request.get("messages") or []
         question = next(

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::traces::{parse_cursor, parse_limit};
-use crate::domain::{ConversationChange, Mode, NewConversation, Query};
+use crate::domain::{Consult, ConversationChange, Mode, NewConversation, Query};
 use crate::http::disconnect::client_gone;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::JsonBody;
@@ -73,6 +73,13 @@ pub struct MessageBody {
     content: String,
     /// The answer as server-sent events, as it is written.
     stream: Option<bool>,
+    /// Draw on the owner's documents: the `k` chunks that best match the question go into
+    /// the prompt as numbered sources, and the answer (and its message) carries them as
+    /// `citations`.
+    knowledge: Option<bool>,
+    /// How many sources, 1 to 20; 5 by default. Only with `"knowledge": true`.
+    #[schema(minimum = 1, maximum = 20)]
+    k: Option<i64>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -263,9 +270,9 @@ pub async fn delete(
         )),
         (status = 400, description = "`bad_request`: the id is not a UUID", body = ErrorBody),
         (status = 404, description = "`not_found`: no such conversation (or another token's)", body = ErrorBody),
-        (status = 422, description = "`validation_failed`: a blank or over-long content, or a NUL in it", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: a blank or over-long content, or a NUL in it; `k` out of 1 to 20 or without `\"knowledge\": true`", body = ErrorBody),
         (status = 502, description = "`model_not_found`: Ollama does not have the model; `llm_error`: Ollama answered with an error. The question is kept, with a failed trace", body = ErrorBody),
-        (status = 503, description = "`llm_unavailable`: Ollama is unreachable; `llm_busy`: too many questions wait for Ollama (`ollama.max_queue`); `shutdown`: maia is stopping. The question is kept, with a failed trace", body = ErrorBody,
+        (status = 503, description = "`llm_unavailable`: Ollama is unreachable; `llm_busy`: too many questions wait for Ollama (`ollama.max_queue`); `shutdown`: maia is stopping; `knowledge_unavailable`: asked with `\"knowledge\": true` where the database has no pgvector, or its documents were embedded with another model (the message says what to do). The question is kept, with a failed trace", body = ErrorBody,
             headers(("Retry-After" = u64, description = "with `llm_busy`: seconds to wait"))),
         (status = 504, description = "`llm_timeout`: Ollama was silent for longer than `ollama.timeout`, or its answer took longer than `ollama.max_answer_seconds`. The question is kept, with a failed trace", body = ErrorBody),
     )
@@ -281,15 +288,16 @@ pub async fn message(
     // A message's text is checked as a query's is, and named as the body names it.
     let content = Query::parse(body.content)
         .map_err(|e| ApiError::Unprocessable(e.to_string().replacen("query", "content", 1)))?;
+    let knowledge = Consult::parse(body.knowledge, body.k)?;
     let services = &state.services;
     if body.stream != Some(true) {
         let done = services
-            .converse_whole(&caller, id, content, client_gone(&req))
+            .converse_whole(&caller, id, content, knowledge, client_gone(&req))
             .await?;
         return Ok(HttpResponse::Ok().json(done));
     }
     let turn = services
-        .converse(&caller, id, content, client_gone(&req))
+        .converse(&caller, id, content, knowledge, client_gone(&req))
         .await?;
     let info = turn.info;
     Ok(sse::answer_stream(

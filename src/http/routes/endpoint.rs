@@ -24,6 +24,8 @@ pub struct Endpoint {
     pub path: &'static str,
     pub access: Access,
     pub route: Route,
+    /// The largest JSON body it reads, when that is not `extract::MAX_BODY_BYTES`.
+    pub body_limit: Option<usize>,
 }
 
 impl Endpoint {
@@ -53,6 +55,15 @@ impl Endpoint {
             path,
             access,
             route,
+            body_limit: None,
+        }
+    }
+
+    /// The same, reading JSON bodies of up to `limit` bytes.
+    pub fn with_body_limit(self, limit: usize) -> Self {
+        Self {
+            body_limit: Some(limit),
+            ..self
         }
     }
 

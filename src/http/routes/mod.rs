@@ -3,6 +3,7 @@
 //! document and the table to each other.
 
 mod conversations;
+mod documents;
 mod endpoint;
 mod health;
 mod openai;
@@ -27,6 +28,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         open_and_session(),
         asking_and_history(),
         conversations(),
+        knowledge(),
         openai(),
     ]
     .into_iter()
@@ -80,6 +82,24 @@ fn conversations() -> Vec<Endpoint> {
     ]
 }
 
+/// The owner's documents and the search through them. A document's body may be larger
+/// than any other.
+fn knowledge() -> Vec<Endpoint> {
+    use documents::{add, delete, get, list, search};
+    use Access::Needs;
+    use Method as M;
+    let all = "/api/documents";
+    let one = "/api/documents/{id}";
+    let limit = documents::MAX_BODY_BYTES;
+    vec![
+        Endpoint::new(M::POST, all, Needs(Scope::Query), add).with_body_limit(limit),
+        Endpoint::new(M::GET, all, Needs(Scope::Read), list),
+        Endpoint::new(M::GET, one, Needs(Scope::Read), get),
+        Endpoint::new(M::DELETE, one, Needs(Scope::Query), delete),
+        Endpoint::new(M::GET, "/api/search", Needs(Scope::Read), search),
+    ]
+}
+
 /// The OpenAI-compatible surface: everything an OpenAI client does is asking, so a token
 /// that may ask may list the models too.
 fn openai() -> Vec<Endpoint> {
@@ -110,7 +130,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
     for (path, endpoints) in by_path {
         let allowed: Vec<&str> = endpoints.iter().map(Endpoint::allows).collect();
-        let resource = resource(path, allowed.join(", "));
+        let mut resource = resource(path, allowed.join(", "));
+        if let Some(limit) = endpoints.iter().filter_map(|e| e.body_limit).max() {
+            resource = resource.app_data(super::extract::json_config_with_limit(limit));
+        }
         cfg.service(endpoints.into_iter().fold(resource, |resource, endpoint| {
             resource.route(endpoint.route)
         }));

@@ -53,6 +53,11 @@ use crate::http::paths::{CONSCIOUSNESS_HEALTH, HEALTH, OPEN, PROBES};
         super::conversations::change,
         super::conversations::delete,
         super::conversations::message,
+        super::documents::add,
+        super::documents::list,
+        super::documents::get,
+        super::documents::delete,
+        super::documents::search,
         super::openai::models,
         super::openai::chat_completions,
     ),
@@ -65,6 +70,7 @@ use crate::http::paths::{CONSCIOUSNESS_HEALTH, HEALTH, OPEN, PROBES};
         (name = "traces", description = "The history: every question, answered or not"),
         (name = "personas", description = "The system prompts a question can be asked with"),
         (name = "conversations", description = "Chats kept in PostgreSQL, each question asked with the earlier messages"),
+        (name = "knowledge", description = "The owner's documents, cut into chunks embedded by Ollama and kept in PostgreSQL with pgvector, and the search through them. Where the database has no pgvector every route here answers 503 `knowledge_unavailable`, saying what to install"),
         (name = "openai", description = "The OpenAI-compatible API, for OpenAI's client libraries and chat front-ends: errors in OpenAI's shape, `{\"error\": {\"message\", \"type\", \"param\", \"code\"}}`, with OpenAI's statuses (400 where maia's own routes say 422, 429 for a busy model)"),
     )
 )]
@@ -396,6 +402,8 @@ fn shared_answers(endpoint: &Endpoint, has_body: bool) -> Vec<Answer> {
         .into_iter()
         .filter(|(applies, _)| *applies)
         .flat_map(|(_, answers)| answers.iter().copied())
+        // A route that reads larger bodies, and of other kinds, describes those itself.
+        .filter(|(status, _, _)| endpoint.body_limit.is_none() || !["413", "415"].contains(status))
         .collect()
 }
 

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::domain::{Mode, Question};
+use crate::domain::{Consult, Mode, Question};
 use crate::http::disconnect::client_gone;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::JsonBody;
@@ -44,6 +44,12 @@ pub struct QueryBody {
     model: Option<String>,
     /// The answer as server-sent events, as it is written.
     stream: Option<bool>,
+    /// Draw on the owner's documents: the `k` chunks that best match the question go into
+    /// the prompt as numbered sources, and the answer carries them as `citations`.
+    knowledge: Option<bool>,
+    /// How many sources, 1 to 20; 5 by default. Only with `"knowledge": true`.
+    #[schema(minimum = 1, maximum = 20)]
+    k: Option<i64>,
 }
 
 /// Ask a question
@@ -60,9 +66,9 @@ pub struct QueryBody {
             (Answered = "application/json"),
             (String = "text/event-stream"),
         )),
-        (status = 422, description = "`validation_failed`: a blank or over-long query, a NUL in it, an unknown mode or persona, a model name that cannot be one or is not allowed", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: a blank or over-long query, a NUL in it, an unknown mode or persona, a model name that cannot be one or is not allowed, `k` out of 1 to 20 or without `\"knowledge\": true`", body = ErrorBody),
         (status = 502, description = "`model_not_found`: Ollama does not have the model; `llm_error`: Ollama answered with an error. The question is kept as a failed trace", body = ErrorBody),
-        (status = 503, description = "`llm_unavailable`: Ollama is unreachable; `llm_busy`: too many questions wait for Ollama (`ollama.max_queue`). The question is kept as a failed trace", body = ErrorBody,
+        (status = 503, description = "`llm_unavailable`: Ollama is unreachable; `llm_busy`: too many questions wait for Ollama (`ollama.max_queue`); `knowledge_unavailable`: asked with `\"knowledge\": true` where the database has no pgvector, or its documents were embedded with another model (the message says what to do). The question is kept as a failed trace", body = ErrorBody,
             headers(("Retry-After" = u64, description = "with `llm_busy`: seconds to wait"))),
         (status = 504, description = "`llm_timeout`: Ollama was silent for longer than `ollama.timeout`, or its answer took longer than `ollama.max_answer_seconds`. The question is kept as a failed trace", body = ErrorBody),
     )
@@ -73,22 +79,25 @@ pub async fn query(
     caller: Caller,
     JsonBody(body): JsonBody<QueryBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let question = Question::parse(
-        body.query,
-        body.mode.as_deref(),
-        body.persona.as_deref(),
-        body.model.as_deref(),
-    )?;
+    let question = Question {
+        knowledge: Consult::parse(body.knowledge, body.k)?,
+        ..Question::parse(
+            body.query,
+            body.mode.as_deref(),
+            body.persona.as_deref(),
+            body.model.as_deref(),
+        )?
+    };
     if body.stream == Some(true) {
         let events = state
             .services
-            .ask_streaming(question, caller.token_id, client_gone(&req))
+            .ask_streaming(question, &caller, client_gone(&req))
             .await?;
         return Ok(sse::answer_stream(events, state.stream_heartbeat, |f| f));
     }
     let answered = state
         .services
-        .ask(question, caller.token_id, client_gone(&req))
+        .ask(question, &caller, client_gone(&req))
         .await?;
     Ok(HttpResponse::Ok().json(answered))
 }

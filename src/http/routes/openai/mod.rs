@@ -95,7 +95,7 @@ pub async fn models(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         (status = 429, description = "`llm_busy`: too many questions wait for Ollama (`ollama.max_queue`). The question is kept as a failed trace", body = OpenAiErrorBody,
             headers(("Retry-After" = u64, description = "seconds to wait"))),
         (status = 502, description = "`model_not_found`: Ollama does not have the model; `llm_error`: Ollama answered with an error. The question is kept as a failed trace", body = OpenAiErrorBody),
-        (status = 503, description = "`llm_unavailable`: Ollama is unreachable. The question is kept as a failed trace", body = OpenAiErrorBody),
+        (status = 503, description = "`llm_unavailable`: Ollama is unreachable; `knowledge_unavailable`: asked with `\"maia\": {\"knowledge\": true}` where the database has no pgvector, or its documents were embedded with another model (the message says what to do). The question is kept as a failed trace", body = OpenAiErrorBody),
         (status = 504, description = "`llm_timeout`: Ollama was silent for longer than `ollama.timeout`, or its answer took longer than `ollama.max_answer_seconds`. The question is kept as a failed trace", body = OpenAiErrorBody),
     )
 )]
@@ -109,7 +109,7 @@ pub async fn chat_completions(
     let model = completion.model.clone();
     let mut events = state
         .services
-        .complete(completion, caller.token_id, client_gone(&req))
+        .complete(completion, &caller, client_gone(&req))
         .await?;
     let head = Head {
         id: format!("chatcmpl-{}", events.trace_id().simple()),

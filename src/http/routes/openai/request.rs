@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::domain::{Completion, Sampling, Speaker, Turn, ValidationError};
+use crate::domain::{Completion, Consult, Sampling, Speaker, Turn, ValidationError};
 
 /// A chat completion as OpenAI's API takes it. Fields OpenAI has that ask for what maia
 /// does not do (`n` over 1, tools, log probabilities, JSON output) are a 400 naming them.
@@ -66,6 +66,22 @@ pub struct ChatCompletionBody {
     #[allow(dead_code, reason = "accepted and ignored")]
     #[schema(value_type = Option<Object>)]
     metadata: Option<Value>,
+    /// maia's extension, not OpenAI's (the openai Python package sends it with
+    /// `extra_body={"maia": {...}}`).
+    maia: Option<MaiaExtension>,
+}
+
+/// What maia adds to a chat completion.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct MaiaExtension {
+    /// Draw on the owner's documents: the `k` chunks that best match the last user
+    /// message go into the prompt as numbered sources, and the answer carries them as
+    /// `citations` (on the completion; streamed, on the chunk with the finish reason).
+    knowledge: Option<bool>,
+    /// How many sources, 1 to 20; 5 by default. Only with `"knowledge": true`.
+    #[schema(minimum = 1, maximum = 20)]
+    k: Option<i64>,
 }
 
 /// A message. Clients that send back an answer they got add fields of their own
@@ -154,7 +170,17 @@ impl ChatCompletionBody {
             frequency_penalty: self.frequency_penalty,
             presence_penalty: self.presence_penalty,
         };
-        Ok((Completion::parse(self.model, turns, sampling)?, delivery))
+        let knowledge = match self.maia {
+            None => None,
+            Some(maia) => {
+                Consult::parse(maia.knowledge, maia.k).map_err(|e| bad("maia.k", &e.to_string()))?
+            }
+        };
+        let completion = Completion {
+            knowledge,
+            ..Completion::parse(self.model, turns, sampling)?
+        };
+        Ok((completion, delivery))
     }
 
     fn refuse_what_maia_does_not_do(&self) -> Result<(), ValidationError> {

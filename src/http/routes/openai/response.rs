@@ -13,6 +13,7 @@ use crate::http::error::ApiError;
 use crate::http::openai_errors::openai_error;
 use crate::llm::decode::Finish;
 use crate::service::{AnswerEvent, AnswerEvents, Finished};
+use crate::store::Citation;
 
 /// What every object of one completion repeats.
 #[derive(Clone)]
@@ -40,6 +41,10 @@ pub struct ChatCompletion<'a> {
     #[schema(value_type = Vec<Choice>, min_items = 1, max_items = 1)]
     choices: [Choice<'a>; 1],
     usage: Usage,
+    /// maia's extension: the sources the answer drew on, numbered in its prompt from 1 in
+    /// this order; only when asked with `"maia": {"knowledge": true}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    citations: Option<&'a [Citation]>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -90,6 +95,9 @@ struct Chunk<'a> {
     choices: Vec<ChunkChoice<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     usage: Option<Usage>,
+    /// maia's extension, on the chunk with the finish reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    citations: Option<&'a [Citation]>,
 }
 
 #[derive(Serialize)]
@@ -132,6 +140,7 @@ pub fn completion(head: &Head, text: &str, done: &Finished) -> serde_json::Value
             logprobs: None,
         }],
         usage: Usage::from(done),
+        citations: done.citations.as_deref(),
     };
     serde_json::to_value(body).unwrap_or_default()
 }
@@ -191,7 +200,8 @@ impl Writer {
                 false
             }
             AnswerEvent::Done(done) => {
-                self.chunk(out, Delta::default(), Some(finish_reason(done.finish)));
+                let finish = Some(finish_reason(done.finish));
+                self.chunk_with(out, Delta::default(), finish, done.citations.as_deref());
                 if self.include_usage {
                     self.usage(out, &done);
                 }
@@ -209,6 +219,16 @@ impl Writer {
     }
 
     fn chunk(&self, out: &mut Vec<u8>, delta: Delta<'_>, finish: Option<&'static str>) {
+        self.chunk_with(out, delta, finish, None);
+    }
+
+    fn chunk_with(
+        &self,
+        out: &mut Vec<u8>,
+        delta: Delta<'_>,
+        finish: Option<&'static str>,
+        citations: Option<&[Citation]>,
+    ) {
         let chunk = Chunk {
             id: &self.head.id,
             object: "chat.completion.chunk",
@@ -221,6 +241,7 @@ impl Writer {
                 logprobs: None,
             }],
             usage: None,
+            citations,
         };
         frame(out, &serde_json::to_string(&chunk).unwrap_or_default());
     }
@@ -234,6 +255,7 @@ impl Writer {
             model: &self.head.model,
             choices: Vec::new(),
             usage: Some(Usage::from(done)),
+            citations: None,
         };
         frame(out, &serde_json::to_string(&chunk).unwrap_or_default());
     }

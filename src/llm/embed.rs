@@ -1,0 +1,124 @@
+//! Ollama's `POST /api/embed`: texts in, one embedding each out
+//! (`{"model", "input": [..]}` → `{"embeddings": [[..], ..]}`), in batches. A call may take
+//! `ollama.timeout` (a model being loaded), and its answer is read up to a bound.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::{network_failure, Llm, LlmError};
+
+/// Texts sent in one call: enough to keep the model busy, few enough that one call's
+/// answer (4 bytes of text a number, roughly 10 KiB an embedding of 768) stays small.
+pub const EMBED_BATCH: usize = 32;
+/// The most an answer may hold: a batch of embeddings of the largest length maia takes.
+const MAX_EMBED_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Serialize)]
+struct EmbedRequest<'a> {
+    model: &'a str,
+    input: &'a [String],
+}
+
+#[derive(Deserialize)]
+struct EmbedResponse {
+    embeddings: Vec<Vec<f32>>,
+}
+
+impl Llm {
+    /// The embeddings of `texts` by `model`, in order, each `dimensions` long, asked in
+    /// batches of [`EMBED_BATCH`].
+    pub async fn embed(
+        &self,
+        model: &str,
+        texts: &[String],
+        dimensions: usize,
+    ) -> Result<Vec<Vec<f32>>, LlmError> {
+        let mut all = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(EMBED_BATCH) {
+            let embeddings = self.embed_batch(model, batch).await?;
+            if embeddings.len() != batch.len() {
+                return Err(LlmError::Upstream(format!(
+                    "/api/embed answered {} embeddings for {} texts",
+                    embeddings.len(),
+                    batch.len()
+                )));
+            }
+            if let Some(wrong) = embeddings.iter().find(|e| e.len() != dimensions) {
+                return Err(LlmError::Upstream(format!(
+                    "the model {model:?} makes embeddings of {} numbers, and \
+                     knowledge.embed_dimensions is {dimensions}: set it to {}",
+                    wrong.len(),
+                    wrong.len()
+                )));
+            }
+            all.extend(embeddings);
+        }
+        Ok(all)
+    }
+
+    async fn embed_batch(&self, model: &str, input: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
+        let started = Instant::now();
+        let url = self
+            .base
+            .join("api/embed")
+            .map_err(|e| LlmError::Unreachable(e.to_string()))?;
+        let request = EmbedRequest { model, input };
+        let silence = self.silence;
+        let work = async {
+            let mut response = self
+                .http
+                .post(url)
+                .json(&request)
+                .send()
+                .await
+                .map_err(|e| network_failure(&e, started.elapsed()))?;
+            let status = response.status();
+            let mut body = Vec::new();
+            while let Some(bytes) = response
+                .chunk()
+                .await
+                .map_err(|e| network_failure(&e, started.elapsed()))?
+            {
+                if body.len() + bytes.len() > MAX_EMBED_RESPONSE_BYTES {
+                    return Err(LlmError::Upstream(format!(
+                        "/api/embed answered more than {MAX_EMBED_RESPONSE_BYTES} bytes"
+                    )));
+                }
+                body.extend_from_slice(&bytes);
+            }
+            Ok((status, body))
+        };
+        let (status, body) = tokio::time::timeout(silence, work)
+            .await
+            .map_err(|_| LlmError::Timeout(silence))??;
+        if !status.is_success() {
+            return Err(refusal(model, status, &body));
+        }
+        serde_json::from_slice::<EmbedResponse>(&body)
+            .map(|r| r.embeddings)
+            .map_err(|e| LlmError::Upstream(format!("/api/embed answered {e}")))
+    }
+}
+
+/// A non-2xx answer: a model Ollama lacks is ours to name; an embedding model is needed.
+fn refusal(model: &str, status: reqwest::StatusCode, body: &[u8]) -> LlmError {
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        error: String,
+    }
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(b) if b.error.contains("not found") => LlmError::ModelNotFound(model.to_string()),
+        Ok(b) if b.error.contains("does not support embeddings") => LlmError::Upstream(format!(
+            "the model {model:?} does not make embeddings (knowledge.embed_model must be an \
+             embedding model, such as nomic-embed-text): {}",
+            b.error
+        )),
+        Ok(b) => LlmError::Upstream(b.error),
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            let text: String = text.trim().chars().take(200).collect();
+            LlmError::Upstream(format!("/api/embed answered {status}: {text}"))
+        }
+    }
+}
