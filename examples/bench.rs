@@ -996,8 +996,10 @@ Transfer/sec:     12.50MB
         assert!(options.quick);
         assert!(options.wants("P6") && options.wants("P7") && !options.wants("P1"));
         let everything = parse(&[]).expect("valid");
-        assert!(!everything.quick && everything.wants("P1") && everything.wants("P7"));
-        assert!(parse(&["--only", "P8"]).is_err());
+        assert!(!everything.quick && everything.wants("P1") && everything.wants("P9"));
+        let knowledge = parse(&["--only", "P8,P9"]).expect("valid");
+        assert!(knowledge.wants("P8") && knowledge.wants("P9") && !knowledge.wants("P7"));
+        assert!(parse(&["--only", "P10"]).is_err());
         assert!(parse(&["--only"]).is_err());
         assert!(parse(&["--fast"]).is_err());
     }
