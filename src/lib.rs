@@ -1,7 +1,7 @@
 //! maia: a sovereign query service. A local LLM (Ollama) answers, PostgreSQL remembers.
 //!
 //! Layers, each using only those below it: `cli` → `http` → `service` (with `health`) →
-//! `store`, `llm`, `sovereignty` → `config` → `domain` (values that know no other module,
+//! `store`, `llm`, `sovereignty` → `config`, `tls` → `domain` (values that know no other module,
 //! so the configuration checks model names as requests do). `dev` is `maia dev`'s private
 //! PostgreSQL. Only what the binary, the tests and the bench use is public, so the
 //! compiler reports dead code everywhere else.
@@ -18,6 +18,7 @@ mod service;
 mod sovereignty;
 mod store;
 mod telemetry;
+mod tls;
 
 pub use cli::{run, Cli};
 pub use config::{LogFormat, LogSettings, Secret, Settings};

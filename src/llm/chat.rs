@@ -11,7 +11,8 @@ use tokio::time::Instant;
 
 pub use super::decode::Piece;
 use super::decode::{ended_early, ChatDecoder, Step};
-use super::{network_failure, Answer, Llm, LlmError};
+use super::http1::{Body, Response};
+use super::{network_failure, status_line, Answer, Llm, LlmError};
 
 /// What is read of a refusal's body to find its `{"error": ...}`.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
@@ -73,7 +74,7 @@ struct ChatRequest<'a> {
 /// The model's answer as it arrives. Dropping it closes the connection, which makes
 /// Ollama stop generating.
 pub struct AnswerStream {
-    response: reqwest::Response,
+    body: Body,
     decoder: ChatDecoder,
     limits: Limits,
     started: Instant,
@@ -115,28 +116,23 @@ impl Llm {
             silence: self.silence,
             deadline: self.max_answer.map(|whole| (started + whole, whole)),
         };
-        let url = self
-            .base
-            .join("api/chat")
-            .map_err(|e| LlmError::Unreachable(e.to_string()))?;
         let request = ChatRequest {
             model,
             messages,
             stream: true,
             options,
         };
-        let mut response = limits
-            .within(self.http.post(url).json(&request).send())
+        let json = serde_json::to_vec(&request)
+            .map_err(|e| LlmError::Upstream(format!("the request could not be written: {e}")))?;
+        let response = limits
+            .within(self.send("POST", "api/chat", Some(&json)))
             .await?
             .map_err(|e| network_failure(&e, started.elapsed()))?;
-        if !response.status().is_success() {
+        if !response.is_success() {
             return Err(refusal(model, response, limits).await);
         }
-        // The head's values point into the buffer the connection read it into; let go of
-        // them, and the body is read into that buffer instead of a second one.
-        response.headers_mut().clear();
         Ok(AnswerStream {
-            response,
+            body: response.body,
             decoder: ChatDecoder::default(),
             limits,
             started,
@@ -179,11 +175,11 @@ impl AnswerStream {
             }
             let chunk = self
                 .limits
-                .within(self.response.chunk())
+                .within(self.body.chunk())
                 .await?
                 .map_err(|e| network_failure(&e, self.started.elapsed()))?;
             match chunk {
-                Some(bytes) => self.decoder.push(&bytes)?,
+                Some(bytes) => self.decoder.push(bytes)?,
                 None => self.decoder.end()?,
             }
         }
@@ -191,15 +187,16 @@ impl AnswerStream {
 }
 
 /// A non-2xx answer: Ollama's `{"error": ...}` says why; a model it lacks is ours to name.
-async fn refusal(model: &str, mut response: reqwest::Response, limits: Limits) -> LlmError {
-    let status = response.status();
-    let mut body = Vec::new();
-    while body.len() < MAX_ERROR_BODY_BYTES {
-        match limits.within(response.chunk()).await {
-            Ok(Ok(Some(bytes))) => body.extend_from_slice(&bytes),
-            _ => break,
-        }
-    }
+async fn refusal(model: &str, mut response: Response, limits: Limits) -> LlmError {
+    // What could be read in time; a body too long or cut off leaves only the status.
+    let body = match limits
+        .within(response.body.read_to_end(MAX_ERROR_BODY_BYTES))
+        .await
+    {
+        Ok(Ok(body)) => body,
+        _ => Vec::new(),
+    };
+    let status = status_line(&response);
     #[derive(Deserialize)]
     struct ErrorBody {
         error: String,

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{network_failure, Llm, LlmError};
+use super::http1::WireError;
+use super::{network_failure, status_line, Llm, LlmError};
 
 /// Texts sent in one call: enough to keep the model busy, few enough that one call's
 /// answer (4 bytes of text a number, roughly 10 KiB an embedding of 768) stays small.
@@ -59,41 +60,20 @@ impl Llm {
 
     async fn embed_batch(&self, model: &str, input: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
         let started = Instant::now();
-        let url = self
-            .base
-            .join("api/embed")
-            .map_err(|e| LlmError::Unreachable(e.to_string()))?;
-        let request = EmbedRequest { model, input };
+        let json = serde_json::to_vec(&EmbedRequest { model, input })
+            .map_err(|e| LlmError::Upstream(format!("the request could not be written: {e}")))?;
         let silence = self.silence;
         let work = async {
-            let mut response = self
-                .http
-                .post(url)
-                .json(&request)
-                .send()
-                .await
-                .map_err(|e| network_failure(&e, started.elapsed()))?;
-            let status = response.status();
-            let mut body = Vec::new();
-            while let Some(bytes) = response
-                .chunk()
-                .await
-                .map_err(|e| network_failure(&e, started.elapsed()))?
-            {
-                if body.len() + bytes.len() > MAX_EMBED_RESPONSE_BYTES {
-                    return Err(LlmError::Upstream(format!(
-                        "/api/embed answered more than {MAX_EMBED_RESPONSE_BYTES} bytes"
-                    )));
-                }
-                body.extend_from_slice(&bytes);
-            }
-            Ok((status, body))
+            let mut response = self.send("POST", "api/embed", Some(&json)).await?;
+            let body = response.body.read_to_end(MAX_EMBED_RESPONSE_BYTES).await?;
+            Ok::<_, WireError>((status_line(&response), response.is_success(), body))
         };
-        let (status, body) = tokio::time::timeout(silence, work)
+        let (status, success, body) = tokio::time::timeout(silence, work)
             .await
-            .map_err(|_| LlmError::Timeout(silence))??;
-        if !status.is_success() {
-            return Err(refusal(model, status, &body));
+            .map_err(|_| LlmError::Timeout(silence))?
+            .map_err(|e| network_failure(&e, started.elapsed()))?;
+        if !success {
+            return Err(refusal(model, &status, &body));
         }
         serde_json::from_slice::<EmbedResponse>(&body)
             .map(|r| r.embeddings)
@@ -102,7 +82,7 @@ impl Llm {
 }
 
 /// A non-2xx answer: a model Ollama lacks is ours to name; an embedding model is needed.
-fn refusal(model: &str, status: reqwest::StatusCode, body: &[u8]) -> LlmError {
+fn refusal(model: &str, status: &str, body: &[u8]) -> LlmError {
     #[derive(Deserialize)]
     struct ErrorBody {
         error: String,

@@ -6,19 +6,22 @@
 pub mod chat;
 pub mod decode;
 pub mod embed;
+mod http1;
 mod ndjson;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::Url;
 use serde::Deserialize;
+use url::Url;
 
+use self::http1::{Endpoint, Response, WireError};
 use crate::config::OllamaSettings;
 
-/// Connecting to a local service should be near-instant; a long wait means it is down.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Health probes must answer quickly or count as unavailable.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The most a probe's answer may hold (`/api/tags` lists every model on the server).
+const MAX_PROBE_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
@@ -69,7 +72,7 @@ pub struct Answer {
 
 #[derive(Clone)]
 pub struct Llm {
-    http: reqwest::Client,
+    endpoint: Arc<Endpoint>,
     base: Url,
     /// `ollama.timeout`: the longest Ollama may stay silent.
     silence: Duration,
@@ -80,19 +83,12 @@ pub struct Llm {
 impl Llm {
     pub fn new(settings: &OllamaSettings) -> Result<Self, LlmSetupError> {
         let base = Url::parse(&settings.url).map_err(|e| LlmSetupError(e.to_string()))?;
-        // No proxy: a proxy from the environment would carry local traffic elsewhere.
-        // Calls bound their own waits (chat.rs); probes set a timeout each.
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .no_proxy()
-            // No connection kept between calls: a kept one is driven by the runtime of the
-            // worker that opened it, and a worker that stops first at shutdown (an idle one)
-            // would cut off a call another worker made on it. A call is long; a connect is not.
-            .pool_max_idle_per_host(0)
-            .build()
-            .map_err(|e| LlmSetupError(e.to_string()))?;
+        // No proxy from the environment: it would carry local traffic elsewhere. No
+        // connection kept between calls: a call is long, a connect is not.
+        let endpoint = Endpoint::new(&base, || crate::tls::client_config(Vec::new()))
+            .map_err(LlmSetupError)?;
         Ok(Self {
-            http,
+            endpoint: Arc::new(endpoint),
             base,
             silence: Duration::from_secs(settings.timeout),
             max_answer: (settings.max_answer_seconds > 0)
@@ -125,28 +121,46 @@ impl Llm {
     }
 
     async fn probe<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, LlmError> {
+        let work = async {
+            let mut response = self.send("GET", path, None).await?;
+            let body = response.body.read_to_end(MAX_PROBE_BYTES).await?;
+            Ok::<_, WireError>((response, body))
+        };
+        let (response, body) = tokio::time::timeout(PROBE_TIMEOUT, work)
+            .await
+            .map_err(|_| LlmError::Timeout(PROBE_TIMEOUT))?
+            .map_err(|e| network_failure(&e, PROBE_TIMEOUT))?;
+        if !response.is_success() {
+            return Err(LlmError::Upstream(format!(
+                "{path} answered {}",
+                status_line(&response)
+            )));
+        }
+        serde_json::from_slice::<T>(&body).map_err(|e| LlmError::Upstream(format!("{path}: {e}")))
+    }
+
+    /// Sends `method` of `path` (relative to `ollama.url`) with `json` as its body.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        json: Option<&[u8]>,
+    ) -> Result<Response, WireError> {
         let url = self
             .base
             .join(path)
-            .map_err(|e| LlmError::Unreachable(e.to_string()))?;
-        let response = self
-            .http
-            .get(url)
-            .timeout(PROBE_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| network_failure(&e, PROBE_TIMEOUT))?;
-        if !response.status().is_success() {
-            return Err(LlmError::Upstream(format!(
-                "{path} answered {}",
-                response.status()
-            )));
-        }
-        response
-            .json::<T>()
-            .await
-            .map_err(|e| LlmError::Upstream(format!("{path}: {e}")))
+            .map_err(|e| WireError::Connect(format!("{path}: {e}")))?;
+        let target = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_string(),
+        };
+        self.endpoint.send(method, &target, json).await
     }
+}
+
+/// A response's status as HTTP writes it: `404 Not Found`.
+fn status_line(response: &Response) -> String {
+    format!("{} {}", response.status, response.reason)
 }
 
 /// Whether `wanted` is among `present`, where `llama3` means `llama3:latest` as in Ollama.
@@ -164,28 +178,15 @@ pub fn model_present(present: &[String], wanted: &str) -> bool {
 
 /// What went wrong below HTTP, truthfully: a "timed out" from the network (the kernel
 /// giving up on a connection after about 30 s, say) is not `ollama.timeout` (chat.rs keeps
-/// that one), and says how long it took. The error carries the whole chain; the caller
-/// logs it once (a failed query at warn, a health probe at debug).
-fn network_failure(e: &reqwest::Error, after: Duration) -> LlmError {
-    let chain = error_chain(e);
+/// that one), and says how long it took. The caller logs it once (a failed query at warn, a health probe at debug).
+fn network_failure(e: &WireError, after: Duration) -> LlmError {
     let took = format!("after {:.1} s", after.as_secs_f64());
-    if e.is_connect() {
-        LlmError::Unreachable(format!("{took}: {chain}"))
-    } else {
-        // The connection broke or timed out below HTTP, or the body was not HTTP.
-        LlmError::Upstream(format!("the connection to Ollama failed {took}: {chain}"))
+    match e {
+        WireError::Connect(_) => LlmError::Unreachable(format!("{took}: {e}")),
+        WireError::TooLong(_) => LlmError::Upstream(format!("Ollama's answer was refused: {e}")),
+        // The connection broke below HTTP, or the answer was not HTTP.
+        _ => LlmError::Upstream(format!("the connection to Ollama failed {took}: {e}")),
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

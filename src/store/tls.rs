@@ -3,8 +3,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::Socket;
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -14,23 +12,10 @@ use crate::config::DatabaseSettings;
 
 /// The TLS connector: system roots (or `SSL_CERT_FILE`) plus `database.ca_file`.
 pub fn connector(settings: &DatabaseSettings) -> Result<HostTls, StoreError> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        // A malformed system certificate is skipped, not fatal.
-        let _ = roots.add(cert);
-    }
     // Checked when the configuration loaded; read again here, as the file is what counts.
-    for cert in settings.ca_certificates().map_err(StoreError::Setup)? {
-        roots
-            .add(cert)
-            .map_err(|e| StoreError::Setup(format!("database.ca_file: {e}")))?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| StoreError::Setup(format!("TLS setup: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let extra = settings.ca_certificates().map_err(StoreError::Setup)?;
+    let config = crate::tls::client_config(extra)
+        .map_err(|e| StoreError::Setup(format!("database.ca_file: {e}")))?;
     Ok(HostTls(MakeRustlsConnect::new(config)))
 }
 

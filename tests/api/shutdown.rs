@@ -17,7 +17,16 @@ async fn a_graceful_stop_lets_the_request_in_flight_finish() {
         .post(app.url(QUERY_PATH))
         .json(&json!({"query": "slow one"}));
     let in_flight = tokio::spawn(request.send());
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // In flight: Ollama has been asked (a fixed sleep lost the race on a busy machine,
+    // stopping the server before it had accepted the connection).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.ollama.chat_count() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the query never reached Ollama"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     let handle = app.handle.clone();
     let stopping = tokio::spawn(async move { handle.stop(true).await });
