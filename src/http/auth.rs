@@ -30,7 +30,9 @@ pub async fn middleware(
     if is_open(req.method(), req.path()) {
         return Ok(next.call(req).await?.map_into_left_body());
     }
-    match check(&req).await {
+    // Boxed: the check's future (a token looked up in the database) is large, and inline
+    // every request would carry its size until answered.
+    match Box::pin(check(&req)).await {
         Ok(caller) => {
             req.extensions_mut().insert(caller);
             Ok(next.call(req).await?.map_into_left_body())

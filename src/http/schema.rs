@@ -19,7 +19,8 @@ pub async fn middleware(
         let state = req
             .app_data::<web::Data<AppState>>()
             .expect("the app state is registered");
-        if let Err(e) = state.services.require_current_schema().await {
+        // Boxed, as auth's check is: a database call's future, needed only here.
+        if let Err(e) = Box::pin(state.services.require_current_schema()).await {
             let error = ApiError::from(e);
             return Ok(req
                 .into_response(error.error_response())

@@ -175,14 +175,12 @@ impl Services {
         self.in_flight.register(id, unanswered);
         let mut gone: ClientGone = Box::pin(client_gone);
         let question = exchange.asked.query.clone();
-        match self
-            .sources(exchange.knowledge, &question, gone.as_mut())
-            .await
-        {
+        // The steps that reach the database boxed, as in `converse`.
+        match Box::pin(self.sources(exchange.knowledge, &question, gone.as_mut())).await {
             Ok(citations) => exchange.take_sources(citations),
             Err(error) => {
                 let trace = exchange.asked.trace(id, elapsed_ms(started));
-                let error = self.keep_unsourced(trace, error).await;
+                let error = Box::pin(self.keep_unsourced(trace, error)).await;
                 self.in_flight.finish(id);
                 return Err(error);
             }
@@ -195,9 +193,8 @@ impl Services {
             Ok(slot) => slot,
             Err(error) => {
                 let ending = Ending::Failed(error);
-                let event = self
-                    .keep(id, started, &exchange, String::new(), ending)
-                    .await;
+                let event =
+                    Box::pin(self.keep(id, started, &exchange, String::new(), ending)).await;
                 self.in_flight.finish(id);
                 return Err(match event {
                     Some(AnswerEvent::Failed(error)) => error,

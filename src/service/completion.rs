@@ -56,7 +56,8 @@ impl Services {
         caller: &Caller,
         client_gone: impl Future<Output = ()> + Send + 'static,
     ) -> Result<AnswerEvents, ServiceError> {
-        let resolved = self.resolve(&completion.model).await?;
+        // Boxed, as `converse`'s database steps are.
+        let resolved = Box::pin(self.resolve(&completion.model)).await?;
         let asked = Asked {
             query: completion.question.as_str().to_string(),
             // No deep prompt is added here: the client's messages are the prompt.

@@ -236,13 +236,15 @@ impl Services {
             let context = self.context(&**db, id).await?;
             Ok(Some((conversation, context)))
         };
-        let (conversation, context) = self.db.bounded(work).await?.ok_or_else(|| not_found(id))?;
+        // Each step boxed: inline, their futures (large, as database calls are) would make
+        // this one their size for as long as the question is in flight, a thousand at once.
+        let (conversation, context) = Box::pin(self.db.bounded(work))
+            .await?
+            .ok_or_else(|| not_found(id))?;
         let (mode, persona, model) = self.settings_of(&conversation)?;
-        let system_prompt = self.system_prompt(persona.as_ref(), mode).await?;
+        let system_prompt = Box::pin(self.system_prompt(persona.as_ref(), mode)).await?;
         let question_id = Uuid::new_v4();
-        let title = self
-            .take_question(&conversation, question_id, &content)
-            .await?;
+        let title = Box::pin(self.take_question(&conversation, question_id, &content)).await?;
         let info = TurnInfo {
             conversation_id: id,
             question_id,
@@ -267,7 +269,7 @@ impl Services {
             knowledge: Retrieval::of(knowledge, caller),
             citations: None,
         };
-        let events = self.answer(exchange, client_gone).await?;
+        let events = Box::pin(self.answer(exchange, client_gone)).await?;
         Ok(Turn { info, events })
     }
 

@@ -60,10 +60,10 @@ impl Services {
     ) -> Result<Answered, ServiceError> {
         let model = self.model_for(question.mode, question.model.as_ref())?;
         // The database comes first: if it is down the question could not be kept, so the
-        // model is not asked at all.
-        let system_prompt = self
-            .system_prompt(question.persona.as_ref(), question.mode)
-            .await?;
+        // model is not asked at all. Steps that reach the database are boxed, as in
+        // `converse`: inline, this future would be their size while the model answers.
+        let system_prompt =
+            Box::pin(self.system_prompt(question.persona.as_ref(), question.mode)).await?;
         let id = Uuid::new_v4();
         let started = Instant::now();
         let asked = asked(&question, model, caller.token_id);
@@ -77,10 +77,11 @@ impl Services {
         tokio::pin!(client_gone);
         let retrieval = Retrieval::of(question.knowledge, caller);
         let query = question.query.as_str();
-        let kept = match self.sources(retrieval, query, client_gone.as_mut()).await {
-            Err(error) => Err(self
-                .keep_unsourced(asked.trace(id, elapsed_ms(started)), error)
-                .await),
+        let kept = match Box::pin(self.sources(retrieval, query, client_gone.as_mut())).await {
+            Err(error) => {
+                let trace = asked.trace(id, elapsed_ms(started));
+                Err(Box::pin(self.keep_unsourced(trace, error)).await)
+            }
             Ok(citations) => {
                 let mut messages = vec![
                     Message::new(Role::System, system_prompt),
@@ -95,9 +96,9 @@ impl Services {
                     ..asked.trace(id, elapsed_ms(started))
                 };
                 match result {
-                    Ok(answer) => self.keep_answer(trace, answer).await,
+                    Ok(answer) => Box::pin(self.keep_answer(trace, answer)).await,
                     Err(error) => {
-                        self.keep_failure(trace, &error).await;
+                        Box::pin(self.keep_failure(trace, &error)).await;
                         Err(error.into())
                     }
                 }
@@ -119,9 +120,8 @@ impl Services {
         client_gone: impl Future<Output = ()> + Send + 'static,
     ) -> Result<AnswerEvents, ServiceError> {
         let model = self.model_for(question.mode, question.model.as_ref())?;
-        let system_prompt = self
-            .system_prompt(question.persona.as_ref(), question.mode)
-            .await?;
+        let system_prompt =
+            Box::pin(self.system_prompt(question.persona.as_ref(), question.mode)).await?;
         let messages = vec![
             Message::new(Role::System, system_prompt),
             Message::new(Role::User, question.query.as_str()),
