@@ -45,11 +45,11 @@ where
             Ok(None) => return None,
             Ok(Some(AnswerEvent::Text(content))) => event("token", &json!({ "content": content })),
             Ok(Some(AnswerEvent::Done(finished))) => {
-                let frame = event("done", &done(finished));
+                let frame = event("done", &done(*finished));
                 return Some((Ok::<_, Infallible>(frame), None));
             }
             Ok(Some(AnswerEvent::Failed(error))) => {
-                let data = error_json(&ApiError::Service(error));
+                let data = error_json(&ApiError::Service(*error));
                 let frame = Bytes::from(format!("event: error\ndata: {data}\n\n"));
                 return Some((Ok(frame), None));
             }

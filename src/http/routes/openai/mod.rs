@@ -118,7 +118,7 @@ pub async fn chat_completions(
     };
     // The first event tells whether the answer began: an error before it is a status.
     let first = match events.next().await {
-        Some(AnswerEvent::Failed(error)) => return Err(error.into()),
+        Some(AnswerEvent::Failed(error)) => return Err((*error).into()),
         Some(first) => first,
         // Only a client that left ends an answer without a word: nobody reads this.
         None => return Err(ServiceError::from(LlmError::Cancelled).into()),
@@ -139,7 +139,7 @@ pub async fn chat_completions(
             Some(AnswerEvent::Done(done)) => {
                 return Ok(HttpResponse::Ok().json(response::completion(&head, &text, &done)))
             }
-            Some(AnswerEvent::Failed(error)) => return Err(error.into()),
+            Some(AnswerEvent::Failed(error)) => return Err((*error).into()),
             None => return Err(ServiceError::from(LlmError::Cancelled).into()),
         }
         event = events.next().await;

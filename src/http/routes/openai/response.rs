@@ -211,7 +211,7 @@ impl Writer {
             AnswerEvent::Failed(error) => {
                 // OpenAI's clients raise an error for a `data:` object holding one; the
                 // status line went out long ago.
-                let (_, body) = openai_error(&ApiError::from(error).described());
+                let (_, body) = openai_error(&ApiError::from(*error).described());
                 frame(out, &body);
                 true
             }
