@@ -212,7 +212,7 @@ pub fn endpoints(settings: &Settings) -> Vec<(&'static str, Endpoint)> {
             ));
         }
     }
-    if let Ok(url) = reqwest::Url::parse(&settings.ollama.url) {
+    if let Ok(url) = url::Url::parse(&settings.ollama.url) {
         if let Some(host) = url.host_str() {
             out.push((
                 "ollama",

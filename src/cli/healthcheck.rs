@@ -4,9 +4,14 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use url::Url;
+
 use crate::config::Settings;
+use crate::llm::http1::{Endpoint, WireError};
 
 const TIMEOUT: Duration = Duration::from_secs(3);
+/// More than any health report: a peer that keeps sending is not maia.
+const MAX_REPORT_BYTES: usize = 64 * 1024;
 
 /// The health URL of a server listening as configured, reached over 127.0.0.1 when it
 /// listens on every interface, `[::]` included: a socket on `[::]` takes IPv4 too (unless
@@ -51,11 +56,10 @@ pub fn run(settings: &Settings, url: Option<&str>) -> ExitCode {
     }
 }
 
-/// `--url` as given, when it is an http(s) URL with a host: reqwest would only say "builder
-/// error".
+/// `--url` as given, when it is an http(s) URL with a host.
 fn checked_url(text: &str) -> Result<String, String> {
     let expected = "expected e.g. http://127.0.0.1:8080/api/health";
-    match reqwest::Url::parse(text) {
+    match Url::parse(text) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
             Ok(text.to_string())
         }
@@ -68,24 +72,25 @@ fn checked_url(text: &str) -> Result<String, String> {
 }
 
 async fn probe(url: &str) -> Result<String, String> {
-    let client = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .no_proxy()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let response = client.get(url).send().await.map_err(|e| {
-        if e.is_timeout() {
-            format!("no answer within {} s", TIMEOUT.as_secs())
-        } else if e.is_connect() {
-            "connection refused: is maia running?".to_string()
-        } else {
-            e.to_string()
-        }
-    })?;
-    let code = response.status();
-    let body: serde_json::Value = response
-        .json()
+    let url = Url::parse(url).map_err(|e| e.to_string())?;
+    let endpoint = Endpoint::new(&url, || crate::tls::client_config(Vec::new()))?;
+    let target = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    };
+    let work = async {
+        let mut response = endpoint.send("GET", &target, None).await?;
+        let body = response.body.read_to_end(MAX_REPORT_BYTES).await?;
+        Ok::<_, WireError>((response.status, body))
+    };
+    let (code, body) = tokio::time::timeout(TIMEOUT, work)
         .await
+        .map_err(|_| format!("no answer within {} s", TIMEOUT.as_secs()))?
+        .map_err(|e| match e {
+            WireError::Connect(_) => format!("{e}: is maia running?"),
+            e => e.to_string(),
+        })?;
+    let body: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|_| format!("HTTP {code} without a health report"))?;
     body.get("status")
         .and_then(|s| s.as_str())

@@ -185,7 +185,7 @@ fn shown_http_url<S: serde::Serializer>(url: &str, serializer: S) -> Result<S::O
 
 /// `url` without the user name and password it may carry (anything before `@`).
 pub fn redacted_http_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
+    match url::Url::parse(url) {
         Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
             let _ = parsed.set_username("");
             let _ = parsed.set_password(None);
@@ -240,7 +240,7 @@ impl Settings {
         if let Err(err) = self.database.connection_config() {
             return invalid(format!("database.url: {err}"));
         }
-        match reqwest::Url::parse(&self.ollama.url) {
+        match url::Url::parse(&self.ollama.url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
             _ => {
                 return invalid(format!(

@@ -1,4 +1,5 @@
-//! HTTP/1.1 to Ollama, a request per connection: what maia's calls need and no more.
+//! HTTP/1.1 to Ollama (and, for `maia healthcheck`, to maia), a request per connection:
+//! what maia's calls need and no more.
 //!
 //! Why not a general client: a chat stream holds its connection for as long as the model
 //! writes, and maia holds a thousand at once. A general client keeps a task, a channel and

@@ -6,7 +6,7 @@
 pub mod chat;
 pub mod decode;
 pub mod embed;
-mod http1;
+pub mod http1;
 mod ndjson;
 
 use std::sync::Arc;
