@@ -156,12 +156,14 @@ fn serve(
     let body_timeout = Duration::from_secs(http.body_timeout);
     let write_timeout = Duration::from_secs(http.write_timeout);
     let browser = web::Data::new(BrowserPolicy::from(settings));
+    let document = routes::api_document();
     let workers = connections::workers(settings);
     let table = ConnectionTable::new(http.max_connections_per_client);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(browser.clone())
+            .app_data(document.clone())
             .app_data(extract::json_config())
             .app_data(extract::query_config())
             .wrap(middleware::from_fn(auth::middleware))

@@ -117,10 +117,17 @@ fn openai() -> Vec<Endpoint> {
     ]
 }
 
-/// Registers every endpoint, one resource per path, and the OpenAPI document they make.
-/// Each resource names the methods it allows, for the `Allow` header of its 405s.
+/// The OpenAPI document of every endpoint, for `configure`'s app data. Rendered once, not
+/// per worker: rendering takes a few MB for a moment, which a worker's allocator arena
+/// would then keep.
+pub fn api_document() -> web::Data<openapi::ApiDocument> {
+    web::Data::new(openapi::ApiDocument::render(&endpoints()))
+}
+
+/// Registers every endpoint, one resource per path; the OpenAPI document comes as app data
+/// ([`api_document`]). Each resource names the methods it allows, for the `Allow` header
+/// of its 405s.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::Data::new(openapi::ApiDocument::render(&endpoints())));
     let mut by_path: Vec<(&'static str, Vec<Endpoint>)> = Vec::new();
     for endpoint in endpoints() {
         match by_path.iter_mut().find(|(path, _)| *path == endpoint.path) {
