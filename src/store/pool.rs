@@ -7,6 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use futures_util::FutureExt as _;
 
 use super::error::StoreError;
 use super::tls;
@@ -78,13 +79,16 @@ impl Db {
     }
 
     /// `work` (statements on this pool), given up after the pool's query timeout.
-    pub async fn bounded<T>(
+    ///
+    /// Not an `async fn`: one would hold `work` twice (as its argument, then inside the
+    /// timeout), and a request waiting for a connection would carry both.
+    pub fn bounded<T>(
         &self,
         work: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        tokio::time::timeout(self.query_timeout, work)
-            .await
-            .unwrap_or(Err(StoreError::Timeout(self.query_timeout)))
+    ) -> impl Future<Output = Result<T, StoreError>> {
+        let limit = self.query_timeout;
+        tokio::time::timeout(limit, work)
+            .map(move |done| done.unwrap_or(Err(StoreError::Timeout(limit))))
     }
 }
 
