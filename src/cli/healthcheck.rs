@@ -7,7 +7,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::config::Settings;
-use crate::llm::http1::{Endpoint, WireError};
+use crate::llm::http1::{request_target, Endpoint, WireError};
 
 const TIMEOUT: Duration = Duration::from_secs(3);
 /// More than any health report: a peer that keeps sending is not maia.
@@ -74,10 +74,7 @@ fn checked_url(text: &str) -> Result<String, String> {
 async fn probe(url: &str) -> Result<String, String> {
     let url = Url::parse(url).map_err(|e| e.to_string())?;
     let endpoint = Endpoint::new(&url, || crate::tls::client_config(Vec::new()))?;
-    let target = match url.query() {
-        Some(query) => format!("{}?{query}", url.path()),
-        None => url.path().to_string(),
-    };
+    let target = request_target(&url);
     let work = async {
         let mut response = endpoint.send("GET", &target, None).await?;
         let body = response.body.read_to_end(MAX_REPORT_BYTES).await?;

@@ -182,6 +182,14 @@ impl Endpoint {
     }
 }
 
+/// What a request line names of `url`: its path, and its query if it has one.
+pub fn request_target(url: &Url) -> String {
+    match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    }
+}
+
 /// The URL's user name and password, if any (a proxy's), as HTTP basic credentials.
 fn basic_authorization(url: &Url) -> Option<String> {
     if url.username().is_empty() && url.password().is_none() {
@@ -377,7 +385,7 @@ impl<S: AsyncRead + Unpin> Body<S> {
                     let Some(line) = self.line()? else {
                         return Ok(None);
                     };
-                    self.framing = after_line(state, &line)?;
+                    self.framing = after_line(state, &self.buf[line])?;
                 }
             }
         }
@@ -389,8 +397,9 @@ impl<S: AsyncRead + Unpin> Body<S> {
         range
     }
 
-    /// The next CRLF-ended line, without its CRLF, if it is all buffered.
-    fn line(&mut self) -> Result<Option<Vec<u8>>, WireError> {
+    /// Where the next CRLF-ended line is in the buffer, without its CRLF, if it is all
+    /// buffered; it is then taken.
+    fn line(&mut self) -> Result<Option<std::ops::Range<usize>>, WireError> {
         let buffered = &self.buf[self.start..];
         let Some(end) = buffered.windows(2).position(|w| w == b"\r\n") else {
             if buffered.len() > MAX_LINE_BYTES {
@@ -401,7 +410,7 @@ impl<S: AsyncRead + Unpin> Body<S> {
         if end > MAX_LINE_BYTES {
             return Err(malformed("a chunk line too long"));
         }
-        let line = buffered[..end].to_vec();
+        let line = self.start..self.start + end;
         self.start += end + 2;
         Ok(Some(line))
     }

@@ -150,10 +150,7 @@ impl Llm {
             .base
             .join(path)
             .map_err(|e| WireError::Connect(format!("{path}: {e}")))?;
-        let target = match url.query() {
-            Some(query) => format!("{}?{query}", url.path()),
-            None => url.path().to_string(),
-        };
+        let target = http1::request_target(&url);
         self.endpoint.send(method, &target, json).await
     }
 }
@@ -178,7 +175,8 @@ pub fn model_present(present: &[String], wanted: &str) -> bool {
 
 /// What went wrong below HTTP, truthfully: a "timed out" from the network (the kernel
 /// giving up on a connection after about 30 s, say) is not `ollama.timeout` (chat.rs keeps
-/// that one), and says how long it took. The caller logs it once (a failed query at warn, a health probe at debug).
+/// that one), and says how long it took. The caller logs it once (a failed query at warn,
+/// a health probe at debug).
 fn network_failure(e: &WireError, after: Duration) -> LlmError {
     let took = format!("after {:.1} s", after.as_secs_f64());
     match e {

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::Socket;
 use tokio_postgres_rustls::MakeRustlsConnect;
