@@ -128,7 +128,13 @@ impl Llm {
         };
         let (response, body) = tokio::time::timeout(PROBE_TIMEOUT, work)
             .await
-            .map_err(|_| LlmError::Timeout(PROBE_TIMEOUT))?
+            // Not `LlmError::Timeout`: that one is `ollama.timeout`, and a probe has its own.
+            .map_err(|_| {
+                LlmError::Upstream(format!(
+                    "{path}: no answer within {} s",
+                    PROBE_TIMEOUT.as_secs()
+                ))
+            })?
             .map_err(|e| network_failure(&e, PROBE_TIMEOUT))?;
         if !response.is_success() {
             return Err(LlmError::Upstream(format!(
