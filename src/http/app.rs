@@ -76,6 +76,10 @@ impl Application {
             source,
         };
         let port = listener.local_addr().map_err(bind_error)?.port();
+        // Listening again only sets the queue's length (Linux); see LISTEN_BACKLOG.
+        socket2::SockRef::from(&listener)
+            .listen(LISTEN_BACKLOG)
+            .map_err(bind_error)?;
         let state = app_state(&settings)?;
         let services = state.services.clone();
         let server = serve(&settings, state, listener).map_err(bind_error)?;
@@ -144,6 +148,12 @@ fn app_state(settings: &Settings) -> Result<web::Data<AppState>, StartupError> {
         services: Services::new(db, llm, settings),
     }))
 }
+
+/// How many accepted connections the kernel queues while the workers are full. std
+/// listens with 128: beyond that the kernel drops new connections, which their clients
+/// retry only after 1 s, then 3 s, so a slowloris filling the queue kept every other
+/// client out for seconds. actix's own default; the kernel caps it at `somaxconn`.
+const LISTEN_BACKLOG: i32 = 1024;
 
 /// The server on `listener`, with its limits: connections in all and per client, a
 /// deadline for request bodies and one for responses the client does not read.

@@ -16,6 +16,7 @@ use actix_web::middleware::Next;
 use actix_web::rt::net::TcpStream;
 use actix_web::ResponseError;
 
+use super::disconnect::ClientSocket;
 use super::error::ApiError;
 use super::paths::PROBES;
 use crate::config::Settings;
@@ -141,6 +142,9 @@ pub async fn middleware(
     let mut response = if PROBES.contains(&req.path()) {
         next.call(req).await?.map_into_left_body()
     } else {
+        if let Some(socket) = req.conn_data::<ClientSocket>() {
+            socket.stop_reading();
+        }
         let refusal = ApiError::TooManyConnections(cap).error_response();
         req.into_response(refusal).map_into_right_body()
     };

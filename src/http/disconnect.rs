@@ -25,6 +25,20 @@ pub fn on_connect(connection: &dyn Any, data: &mut Extensions) {
     }
 }
 
+impl ClientSocket {
+    /// Shuts the read side of a connection being refused. actix, answering a request
+    /// whose body it did not read, lingers until the client closes or for a second,
+    /// reading what it still sends: a client keeping its refused connections open would
+    /// make each refusal hold a worker's place that long, while every other client waits
+    /// behind them in the listen queue. Reading nothing more ends the linger at once,
+    /// after the refusal is written.
+    pub fn stop_reading(&self) {
+        if let Err(e) = self.0.shutdown(std::net::Shutdown::Read) {
+            tracing::debug!(error = %e, "cannot shut a refused connection's read side");
+        }
+    }
+}
+
 /// Resolves when the client of `req` has closed or reset its connection; never when that
 /// cannot be told (no socket, or the client sent more: a pipelined request is not a
 /// goodbye).
