@@ -69,6 +69,11 @@ pub async fn run(library: &Library, paths: &[PathBuf]) -> anyhow::Result<ExitCod
     // back, or has it whole.
     drop(results);
     shown.finish();
+    if tally.added + tally.updated > 0 {
+        if let Err(e) = library.analyze().await {
+            eprintln!("warning: the planner's statistics were not gathered ({e}); autovacuum will");
+        }
+    }
     let seen = tally.added + tally.updated + tally.unchanged + tally.skipped;
     eprintln!(
         "{seen} of {} file(s): {} added, {} updated, {} unchanged, {} skipped",

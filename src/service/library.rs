@@ -94,6 +94,13 @@ impl Library {
         Ok(self.db.bounded(work).await?.map(|(id, _)| id))
     }
 
+    /// Brings the planner's figures up to date after many documents were put (see
+    /// `store::analyze_documents`).
+    pub async fn analyze(&self) -> Result<(), ServiceError> {
+        let work = async { store::analyze_documents(&**self.db.conn().await?).await };
+        Ok(self.db.bounded(work).await?)
+    }
+
     /// Deletes a document (whoever added it) and its chunks; whether there was one.
     pub async fn remove(&self, id: Uuid) -> Result<bool, ServiceError> {
         let work = async { store::delete_document(&**self.db.conn().await?, id, None).await };

@@ -283,7 +283,9 @@ const MAX_WORD_MATCHES: i64 = 2_000;
 
 /// Hybrid search: the chunks nearest the question by cosine distance (the HNSW index),
 /// and those that best match its words (full text: chunks that have every word, as a web
-/// search does), merged by reciprocal rank fusion.
+/// search does), merged by reciprocal rank fusion. Equal distances and scores are
+/// ordered by chunk key, so a search answers the same each time. Only the best `k` are
+/// joined to their text: joining all 240 candidates (k = 10) took ~1 ms of the ~15.
 #[tracing::instrument(skip_all)]
 pub async fn search(
     db: &impl deadpool_postgres::GenericClient,
@@ -296,8 +298,10 @@ pub async fn search(
         .prepare_cached(&format!(
             "WITH by_meaning AS ( \
                    SELECT c.document_id, c.position, \
-                          row_number() OVER (ORDER BY c.embedding <=> $3) AS rank \
-                   FROM (SELECT c.document_id, c.position, c.embedding FROM chunks c \
+                          row_number() OVER (ORDER BY c.distance, c.document_id, c.position) \
+                            AS rank \
+                   FROM (SELECT c.document_id, c.position, c.embedding <=> $3 AS distance \
+                         FROM chunks c \
                          JOIN documents d ON d.id = c.document_id \
                          WHERE {VISIBLE} AND c.embedding IS NOT NULL \
                          ORDER BY c.embedding <=> $3 LIMIT $6) c), \
@@ -314,12 +318,13 @@ pub async fn search(
                  fused AS ( \
                    SELECT document_id, position, sum(1.0 / ({RRF_K} + rank)) AS score \
                    FROM (SELECT * FROM by_meaning UNION ALL SELECT * FROM by_words) r \
-                   GROUP BY document_id, position) \
+                   GROUP BY document_id, position \
+                   ORDER BY score DESC, document_id, position LIMIT $5) \
                  SELECT f.document_id, d.title, d.source, f.position, c.text, \
                         f.score::float8 AS score \
                  FROM fused f JOIN chunks c USING (document_id, position) \
                  JOIN documents d ON d.id = f.document_id \
-                 ORDER BY f.score DESC, f.document_id, f.position LIMIT $5"
+                 ORDER BY f.score DESC, f.document_id, f.position"
         ))
         .await?;
     let rows = db
@@ -363,6 +368,16 @@ pub async fn set_search_breadth(
          SET LOCAL client_min_messages = warning"
     ))
     .await?;
+    Ok(())
+}
+
+/// Gathers the planner's statistics of `documents` now, not at autovacuum's next round.
+/// Without them it takes a token's documents for a handful, and a search by that token
+/// sorts all their chunks by distance instead of using the index: 340 ms a search at
+/// 100,000 chunks, against 10.
+#[tracing::instrument(skip_all)]
+pub async fn analyze_documents(db: &impl GenericClient) -> Result<(), StoreError> {
+    db.batch_execute("ANALYZE documents").await?;
     Ok(())
 }
 

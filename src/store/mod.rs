@@ -19,9 +19,9 @@ pub use conversations::{
     StoredMessage,
 };
 pub use documents::{
-    chunks_after, count_chunks, delete_document, find_by_source, find_document, insert_chunks,
-    insert_document, list_documents, replace_document, search, set_embeddings, set_search_breadth,
-    ChunkKey, Document, Hit, NewChunk, NewDocument, SearchQuery, Shelf,
+    analyze_documents, chunks_after, count_chunks, delete_document, find_by_source, find_document,
+    insert_chunks, insert_document, list_documents, replace_document, search, set_embeddings,
+    set_search_breadth, ChunkKey, Document, Hit, NewChunk, NewDocument, SearchQuery, Shelf,
 };
 pub use error::StoreError;
 pub use knowledge::{

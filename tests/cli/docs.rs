@@ -87,6 +87,19 @@ async fn listed_titles(db: &Database, ollama: &FakeOllama) -> (Vec<String>, Stri
     (titles, documents[0]["source"].as_str().unwrap().to_string())
 }
 
+/// How many documents the planner takes there to be: -1 before `documents` is analysed.
+async fn documents_estimate(db: &Database) -> f32 {
+    psql(&db.url)
+        .await
+        .query_one(
+            "SELECT reltuples FROM pg_class WHERE oid = 'documents'::regclass",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_vault_imported_again_adds_nothing_and_updates_what_changed() {
     let Some((db, ollama)) = ready().await else {
@@ -100,6 +113,7 @@ async fn a_vault_imported_again_adds_nothing_and_updates_what_changed() {
     vault.write("empty.txt", "  \n");
 
     let first = import(&db, &ollama, &vault).await;
+    let analyzed = documents_estimate(&db).await;
     let embedded = ollama.embedded_count();
     let again = import(&db, &ollama, &vault).await;
     std::fs::write(
@@ -119,6 +133,7 @@ async fn a_vault_imported_again_adds_nothing_and_updates_what_changed() {
         "{}",
         text(&first)
     );
+    assert_eq!(analyzed, 5.0, "documents analysed after the import");
     assert_eq!(
         summary(&again),
         "6 of 6 file(s): 0 added, 0 updated, 5 unchanged, 1 skipped"
