@@ -17,7 +17,7 @@ let
   fs = lib.fileset;
   # Exactly what `cargo build` and `cargo test` read: a README edit does not rebuild,
   # `embed_migrations!` still sees migrations/ and migrations-knowledge/ (build.rs reruns on
-  # them), and every target
+  # them), `include_bytes!` the web UI's files in ui/, and every target
   # Cargo.toml declares ([[example]] bench) exists. cargo finds test targets by looking at
   # tests/: leaving tests/faults out is what keeps the fault tests out of the package's
   # check phase. tests/flake_lock.rs compares flake.lock with flake.nix, and tests/readme.rs
@@ -30,6 +30,7 @@ let
     ../src
     ../migrations
     ../migrations-knowledge
+    ../ui
     ../examples
     ../oci/make-index
     ../oci/image-config.json

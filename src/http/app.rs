@@ -12,7 +12,7 @@ use super::connections::{self, ConnectionTable};
 use super::state::AppState;
 use super::{
     auth, body_deadline, disconnect, extract, head_limit, open_files, openai_errors, request_id,
-    routes, schema,
+    routes, schema, ui,
 };
 use crate::config::Settings;
 use crate::health::HealthProbe;
@@ -196,6 +196,7 @@ fn serve(
                     .add((header::CACHE_CONTROL, "no-store")),
             )
             .configure(routes::configure)
+            .configure(ui::configure)
             .default_service(web::to(routes::not_found))
     })
     .workers(workers)

@@ -13,7 +13,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, ResponseError};
 
 use super::error::ApiError;
-use super::paths::{OPEN, SESSION};
+use super::paths::{is_ui, OPEN, SESSION};
 use super::state::AppState;
 use crate::domain::{Scope, TokenSecret};
 use crate::service::{Caller, Credential, Refusal, ServiceError};
@@ -43,10 +43,12 @@ pub async fn middleware(
     }
 }
 
-/// Whether `method` on `path` needs no credential: the probes, the API's description, and
-/// signing in.
+/// Whether `method` on `path` needs no credential: the probes, the API's description,
+/// signing in, and the web UI's page and files.
 pub fn is_open(method: &Method, path: &str) -> bool {
-    OPEN.contains(&path) || (path == SESSION && method == Method::POST)
+    OPEN.contains(&path)
+        || (path == SESSION && method == Method::POST)
+        || (matches!(*method, Method::GET | Method::HEAD) && is_ui(path))
 }
 
 async fn check(req: &ServiceRequest) -> Result<Caller, ApiError> {

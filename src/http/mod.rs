@@ -18,6 +18,7 @@ mod routes;
 mod schema;
 mod sse;
 mod state;
+mod ui;
 mod upload;
 
 pub use app::{Application, StartupError};

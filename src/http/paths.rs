@@ -15,3 +15,11 @@ pub const OPEN: [&str; 5] = [LIVEZ, READYZ, HEALTH, CONSCIOUSNESS_HEALTH, OPENAP
 pub const SESSION: &str = "/api/session";
 /// The OpenAI-compatible routes live under it, and answer errors in OpenAI's shape.
 pub const OPENAI_PREFIX: &str = "/v1";
+/// The web UI's files, under their version (`http::ui`); the page itself is `/`.
+pub const ASSETS: &str = "/assets/";
+
+/// Whether `path` is the web UI's: it holds no data, so it is open, and served whatever
+/// the database's state (the page then says what is wrong).
+pub fn is_ui(path: &str) -> bool {
+    path == "/" || path.starts_with(ASSETS)
+}

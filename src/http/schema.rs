@@ -8,14 +8,14 @@ use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
 
 use super::error::ApiError;
-use super::paths::OPEN;
+use super::paths::{is_ui, OPEN};
 use super::state::AppState;
 
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if !OPEN.contains(&req.path()) {
+    if !OPEN.contains(&req.path()) && !is_ui(req.path()) {
         let state = req
             .app_data::<web::Data<AppState>>()
             .expect("the app state is registered");

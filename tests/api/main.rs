@@ -26,4 +26,5 @@ mod shutdown;
 mod sovereignty;
 mod streaming;
 mod traces;
+mod ui;
 mod upload;
