@@ -246,9 +246,12 @@ async fn remove_takes_a_document_with_its_chunks_by_id_or_by_path() {
     import(&db, &ollama, &vault).await;
     let listed = output(docs(&db, &ollama, &["list"])).await;
     let table = String::from_utf8_lossy(&listed.stdout).into_owned();
+    // Another note than the one removed by path (the import puts notes concurrently, so
+    // any of them may be listed first).
     let id = table
         .lines()
-        .nth(1)
+        .skip(1)
+        .find(|line| !line.contains("note-00000"))
         .unwrap()
         .split_whitespace()
         .next()
