@@ -38,3 +38,20 @@ export async function call(method, path, body) {
   }
   return response.status === 204 ? null : response.json();
 }
+
+/// `POST path` with `body`, answered as a stream: the response once its status is 2xx
+/// (its events are read with `sse.js`). `signal` aborts it, which maia takes as the client
+/// leaving: the answer so far is kept, its trace `cancelled`.
+export async function postStream(path, body, signal) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { ...CSRF, "Content-Type": "application/json" },
+    credentials: "same-origin",
+    body: JSON.stringify(body),
+    signal,
+  });
+  if (!response.ok) {
+    throw await failure(response);
+  }
+  return response;
+}

@@ -1,5 +1,6 @@
 // The page: signing in and out, and the service's health always in view.
 import { call, ApiError } from "./api.js";
+import { startChat } from "./chat.js";
 
 const HEALTH_EVERY_MS = 10_000;
 
@@ -19,10 +20,15 @@ async function signedIn() {
 }
 
 function show(isSignedIn) {
+  $("sign-in-area").hidden = isSignedIn;
   $("sign-in").hidden = isSignedIn;
   $("signed-in").hidden = !isSignedIn;
   $("sign-out").hidden = !isSignedIn;
-  if (!isSignedIn) {
+  if (isSignedIn) {
+    startChat().catch((e) => {
+      $("chat-error").textContent = e.message;
+    });
+  } else {
     $("token").focus();
   }
 }

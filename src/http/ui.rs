@@ -10,7 +10,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::paths::ASSETS;
-use super::routes::not_found;
+use super::routes::{not_found, resource};
 
 /// A file of the UI, as it is served.
 struct Asset {
@@ -28,6 +28,21 @@ const FILES: &[Asset] = &[
     Asset {
         name: "api.js",
         bytes: include_bytes!("../../ui/api.js"),
+        content_type: "text/javascript; charset=utf-8",
+    },
+    Asset {
+        name: "chat.js",
+        bytes: include_bytes!("../../ui/chat.js"),
+        content_type: "text/javascript; charset=utf-8",
+    },
+    Asset {
+        name: "markdown.js",
+        bytes: include_bytes!("../../ui/markdown.js"),
+        content_type: "text/javascript; charset=utf-8",
+    },
+    Asset {
+        name: "sse.js",
+        bytes: include_bytes!("../../ui/sse.js"),
         content_type: "text/javascript; charset=utf-8",
     },
     Asset {
@@ -66,13 +81,14 @@ static PAGE: LazyLock<String> =
     LazyLock::new(|| PAGE_TEMPLATE.replace("{{assets}}", &format!("{ASSETS}{}", *VERSION)));
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    let allowed = || "GET, HEAD".to_string();
     cfg.service(
-        web::resource("/")
+        resource("/", allowed())
             .route(web::get().to(page))
             .route(web::head().to(page)),
     )
     .service(
-        web::resource(format!("{ASSETS}{{version}}/{{name}}"))
+        resource(&format!("{ASSETS}{{version}}/{{name}}"), allowed())
             .route(web::get().to(asset))
             .route(web::head().to(asset)),
     );

@@ -27,4 +27,5 @@ mod sovereignty;
 mod streaming;
 mod traces;
 mod ui;
+mod ui_browser;
 mod upload;

@@ -1,7 +1,7 @@
 //! R5: arbitrary bytes and JSON shapes sent to every endpoint of an in-process app: every
 //! request gets an answer (no panic, no dropped connection), never a 5xx, always JSON (or
 //! a stream of events whose every datum is JSON: maia's ending with `done` or `error`, a
-//! streamed chat completion's with `[DONE]`).
+//! streamed chat completion's with `[DONE]`; the web UI's page and files are what they are).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -400,7 +400,7 @@ async fn check(http: &reqwest::Client, token: &str, base: &Url, r: Request) -> R
         .get("content-type")
         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
     let text = response.text().await.map_err(|e| e.to_string())?;
-    if r.method == Method::HEAD || status == 204 {
+    if r.method == Method::HEAD || status == 204 || is_ui_content(&url, status) {
         return Ok(());
     }
     if streamed {
@@ -419,6 +419,12 @@ async fn check(http: &reqwest::Client, token: &str, base: &Url, r: Request) -> R
         return Err(format!("{} {url}: {status} {body}", r.method));
     }
     Ok(())
+}
+
+/// Whether this is the web UI's page or a file of it: HTML, CSS or JavaScript (its
+/// refusals are JSON).
+fn is_ui_content(url: &Url, status: u16) -> bool {
+    status == 200 && (url.path() == "/" || url.path().starts_with("/assets/"))
 }
 
 /// A stream as its route writes it: OpenAI's chunks under `/v1`, maia's events elsewhere.

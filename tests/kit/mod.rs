@@ -10,6 +10,7 @@
 //! - [`settings`]: settings for an app on a free loopback port against a database and a
 //!   fake Ollama, with short timeouts.
 //! - [`app`]: [`TestApp`], the application in-process on such settings.
+//! - [`browser`]: headless Chromium over WebDriver, for the UI.
 //! - [`process`]: `maia` as a process: a [`Command`](std::process::Command) with a clean
 //!   environment, a [`Process`] killed on drop (signals, waiting for its exit, its log).
 //! - [`http`]: an HTTP client that never waits long, `decode`, `error_code`, `wait_for_200`,
@@ -52,6 +53,7 @@
 )]
 
 pub mod app;
+pub mod browser;
 pub mod clean_env;
 pub mod database;
 pub mod embeddings;

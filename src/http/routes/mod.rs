@@ -148,7 +148,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// A resource whose other methods get a JSON 405 naming the `allowed` ones.
-fn resource(path: &str, allowed: String) -> actix_web::Resource {
+pub fn resource(path: &str, allowed: String) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move |req: HttpRequest| {
         let mut response = json_error(
             StatusCode::METHOD_NOT_ALLOWED,

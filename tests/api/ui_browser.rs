@@ -1,0 +1,160 @@
+//! The web UI in a real browser (headless Chromium over WebDriver, `kit::browser`), against
+//! the app in-process and the fake Ollama: what a person does, step by step.
+
+use std::time::Duration;
+
+use crate::kit::browser::{wait_some, Browser, ENTER};
+use crate::kit::{stored_traces, Behavior, TestApp};
+
+/// The text of the last answer on the page.
+const LAST_ANSWER: &str = ".message.assistant:last-of-type .body";
+
+/// Signs in with the app's token through the form, and waits for the conversations.
+async fn sign_in(browser: &Browser, app: &TestApp) {
+    browser.goto(&app.url("/")).await;
+    browser.wait_shown("#sign-in").await;
+    browser.type_into("#token", &app.token).await;
+    browser.click("#sign-in button[type=submit]").await;
+    browser.wait_shown("nav[aria-label=Conversations]").await;
+}
+
+/// Asks `question` in the open conversation by pressing Enter in the message box.
+async fn ask(browser: &Browser, question: &str) {
+    browser.type_into("#message", question).await;
+    browser.type_into("#message", ENTER).await;
+}
+
+async fn answer_done(browser: &Browser) {
+    browser
+        .wait_for("the answer to end", || async {
+            !browser.shown("#stop").await && browser.text("#message").await.is_empty()
+        })
+        .await;
+}
+
+/// Stops an answer mid-way with the Stop button: the page says so, and the trace is
+/// `cancelled` with the text so far.
+async fn stop_mid_answer(browser: &Browser, app: &TestApp) {
+    app.ollama
+        .set_behavior(Behavior::Trickle(Duration::from_millis(300)));
+    ask(
+        browser,
+        "a long answer that will be stopped halfway through",
+    )
+    .await;
+    browser
+        .wait_for("the second answer to begin", || async {
+            browser.text(LAST_ANSWER).await.starts_with("echo")
+        })
+        .await;
+    browser.click("#stop").await;
+    browser
+        .wait_for("the page to say it stopped", || async {
+            browser.text("#chat-error").await.starts_with("stopped")
+        })
+        .await;
+    let cancelled = wait_some("the cancelled trace", || async {
+        stored_traces(&app.db_url)
+            .await
+            .into_iter()
+            .find(|t| t.status == "cancelled")
+    })
+    .await;
+    assert!(cancelled.response.unwrap_or_default().starts_with("echo"));
+}
+
+/// The addresses the page loaded anything from that are not the app's.
+async fn requests_elsewhere(browser: &Browser, app: &TestApp) -> serde_json::Value {
+    browser
+        .run(&format!(
+            "return performance.getEntriesByType('resource').map(e => e.name)\
+             .filter(n => !n.startsWith('{}/'))",
+            app.address
+        ))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_ask_watch_it_stream_stop_it_and_sign_out() {
+    let app = TestApp::spawn().await;
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    sign_in(&browser, &app).await;
+    browser.click("#new-conversation").await;
+    browser.wait_shown("#chat").await;
+
+    // A model writing a piece every 60 ms: the answer grows on the page as it is written.
+    app.ollama
+        .set_behavior(Behavior::Trickle(Duration::from_millis(60)));
+    ask(&browser, "one two three four five six seven eight nine ten").await;
+    browser
+        .wait_for("the answer to begin", || async {
+            !browser.text(LAST_ANSWER).await.is_empty()
+        })
+        .await;
+    let early = browser.text(LAST_ANSWER).await;
+    answer_done(&browser).await;
+    let whole = browser.text(LAST_ANSWER).await;
+    assert!(
+        whole.len() > early.len() && whole.starts_with(&early),
+        "it grew: {early:?}, then {whole:?}"
+    );
+    assert_eq!(
+        whole,
+        "echo: one two three four five six seven eight nine ten"
+    );
+    assert_eq!(
+        browser.text("#conversation-list li").await,
+        "one two three four five six seven eight nine ten"
+    );
+
+    stop_mid_answer(&browser, &app).await;
+
+    browser.click("#sign-out").await;
+    browser.wait_shown("#sign-in").await;
+    assert!(!browser.shown("nav[aria-label=Conversations]").await);
+    assert_eq!(
+        requests_elsewhere(&browser, &app).await,
+        serde_json::json!([])
+    );
+    browser.quit().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn markup_in_an_answer_is_shown_as_text_and_never_run() {
+    let app = TestApp::spawn().await;
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let hostile = "<script>window.ran = 1</script> <img src=x onerror=\"window.ran = 2\"> \
+                   and **bold**\n\n```\n<b>code</b>\n```";
+    app.ollama
+        .set_behavior(Behavior::ReplyWith(hostile.to_string()));
+    sign_in(&browser, &app).await;
+    browser.click("#new-conversation").await;
+    browser.wait_shown("#chat").await;
+    ask(&browser, "show me markup").await;
+    answer_done(&browser).await;
+
+    let answer = browser.text(LAST_ANSWER).await;
+    assert!(
+        answer.contains("<script>window.ran = 1</script>") && answer.contains("<img src=x"),
+        "the markup is shown as text: {answer:?}"
+    );
+    let page = browser
+        .run(
+            "return { ran: window.ran === undefined ? null : window.ran, \
+             elements: document.querySelectorAll('#messages script, #messages img').length, \
+             bold: document.querySelectorAll('#messages strong').length, \
+             copy: document.querySelectorAll('#messages .code .copy').length }",
+        )
+        .await;
+    assert_eq!(
+        page,
+        serde_json::json!({ "ran": null, "elements": 0, "bold": 1, "copy": 1 })
+    );
+    browser.quit().await;
+    app.stop().await;
+}

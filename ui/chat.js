@@ -1,0 +1,224 @@
+// Conversations: the list in the nav, one conversation in the main area, and asking in it
+// with the answer streamed in as it is written.
+import { call, postStream } from "./api.js";
+import { render } from "./markdown.js";
+import { events } from "./sse.js";
+
+const $ = (id) => document.getElementById(id);
+
+let conversations = [];
+let current = null;
+let asking = null;
+
+function listItem(conversation) {
+  const li = document.createElement("li");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "conversation";
+  button.textContent = conversation.title || "Untitled";
+  if (current && current.id === conversation.id) {
+    button.setAttribute("aria-current", "true");
+  }
+  button.addEventListener("click", () => open(conversation.id));
+  li.append(button);
+  return li;
+}
+
+function showList() {
+  const wanted = $("conversation-search").value.trim().toLowerCase();
+  const list = $("conversation-list");
+  list.replaceChildren(...conversations
+    .filter((c) => (c.title || "Untitled").toLowerCase().includes(wanted))
+    .map(listItem));
+}
+
+export async function loadConversations() {
+  const page = await call("GET", "/api/conversations?limit=100");
+  conversations = page.conversations;
+  showList();
+}
+
+function messageNode(role, content, status) {
+  const article = document.createElement("article");
+  article.className = "message " + role;
+  const who = document.createElement("h2");
+  who.className = "who";
+  who.textContent = role === "user" ? "You" : "maia";
+  const body = document.createElement("div");
+  body.className = "body";
+  body.append(render(content));
+  article.append(who, body);
+  if (status && status !== "ok") {
+    const note = document.createElement("p");
+    note.className = "note";
+    note.textContent = status;
+    article.append(note);
+  }
+  return article;
+}
+
+function showConversation(conversation) {
+  current = conversation;
+  $("chat").hidden = false;
+  $("conversation-title").textContent = conversation.title || "Untitled";
+  $("persona").value = conversation.persona || "";
+  $("messages").replaceChildren(...(conversation.messages || [])
+    .map((m) => messageNode(m.role, m.content, m.role === "assistant" ? m.status : null)));
+  showList();
+  $("message").focus();
+}
+
+async function open(id) {
+  showConversation(await call("GET", `/api/conversations/${id}`));
+}
+
+async function create() {
+  const body = { mode: $("mode").value };
+  if ($("model").value) {
+    body.model = $("model").value;
+  }
+  if ($("persona").value) {
+    body.persona = $("persona").value;
+  }
+  const conversation = await call("POST", "/api/conversations", body);
+  conversations.unshift(conversation);
+  showConversation({ ...conversation, messages: [] });
+}
+
+async function rename() {
+  const title = prompt("New title", current.title || "");
+  if (title === null) {
+    return;
+  }
+  const changed = await call("PATCH", `/api/conversations/${current.id}`,
+    { title: title.trim() || null });
+  current.title = changed.title;
+  conversations = conversations.map((c) => (c.id === changed.id ? changed : c));
+  $("conversation-title").textContent = changed.title || "Untitled";
+  showList();
+}
+
+async function remove() {
+  if (!confirm(`Delete "${current.title || "Untitled"}" and its messages?`)) {
+    return;
+  }
+  await call("DELETE", `/api/conversations/${current.id}`);
+  conversations = conversations.filter((c) => c.id !== current.id);
+  current = null;
+  $("chat").hidden = true;
+  showList();
+}
+
+async function changePersona() {
+  if (current) {
+    await call("PATCH", `/api/conversations/${current.id}`,
+      { persona: $("persona").value || null });
+  }
+}
+
+/// Reads the answer's events into `body`; what ended it.
+async function readAnswer(response, body) {
+  let text = "";
+  for await (const event of events(response)) {
+    if (event.name === "token") {
+      text += event.data.content;
+      body.replaceChildren(render(text));
+      $("messages").lastElementChild.scrollIntoView({ block: "end" });
+    } else if (event.name === "done") {
+      return { ok: true, done: event.data };
+    } else if (event.name === "error") {
+      return { ok: false, message: event.data.error.message };
+    }
+  }
+  return { ok: false, message: "the answer stopped before its end" };
+}
+
+async function send(event) {
+  event.preventDefault();
+  const box = $("message");
+  const content = box.value.trim();
+  if (!content || !current || asking) {
+    return;
+  }
+  asking = new AbortController();
+  $("send").disabled = true;
+  $("stop").hidden = false;
+  $("chat-error").textContent = "";
+  const question = messageNode("user", content);
+  const answer = messageNode("assistant", "");
+  $("messages").append(question);
+  try {
+    const response = await postStream(`/api/conversations/${current.id}/messages`,
+      { content, stream: true, knowledge: $("use-notes").checked }, asking.signal);
+    box.value = "";
+    $("messages").append(answer);
+    const end = await readAnswer(response, answer.querySelector(".body"));
+    if (!end.ok) {
+      $("chat-error").textContent = end.message;
+    }
+  } catch (e) {
+    if (e.name === "AbortError") {
+      $("chat-error").textContent = "stopped: the answer so far is kept";
+    } else {
+      // Not asked (or not answered at all): the question stays in the box.
+      question.remove();
+      $("chat-error").textContent = e.message;
+    }
+  } finally {
+    asking = null;
+    $("send").disabled = false;
+    $("stop").hidden = true;
+    loadConversations().catch(() => {});
+  }
+}
+
+function keys(event) {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    $("chat-form").requestSubmit();
+  }
+}
+
+function option(value, label) {
+  const o = document.createElement("option");
+  o.value = value;
+  o.textContent = label;
+  return o;
+}
+
+async function loadChoices() {
+  const [personas, models] = await Promise.all([
+    call("GET", "/api/personas"), call("GET", "/v1/models")]);
+  $("persona").replaceChildren(option("", "Default persona"),
+    ...personas.personas.map((p) => option(p.name, p.display_name)));
+  $("model").replaceChildren(option("", "The mode's model"),
+    ...models.data.filter((m) => m.owned_by === "ollama").map((m) => option(m.id, m.id)));
+}
+
+const guarded = (action) => () => action().catch((e) => {
+  $("chat-error").textContent = e.message;
+});
+
+let bound = false;
+
+/// Wires the controls (once) and loads the conversations and the choices (at each sign-in).
+export function startChat() {
+  if (!bound) {
+    bind();
+    bound = true;
+  }
+  current = null;
+  $("chat").hidden = true;
+  return Promise.all([loadConversations(), loadChoices()]);
+}
+
+function bind() {
+  $("new-conversation").addEventListener("click", guarded(create));
+  $("rename").addEventListener("click", guarded(rename));
+  $("delete").addEventListener("click", guarded(remove));
+  $("persona").addEventListener("change", guarded(changePersona));
+  $("conversation-search").addEventListener("input", showList);
+  $("chat-form").addEventListener("submit", send);
+  $("message").addEventListener("keydown", keys);
+  $("stop").addEventListener("click", () => asking && asking.abort());
+}
