@@ -55,3 +55,17 @@ export async function postStream(path, body, signal) {
   }
   return response;
 }
+
+/// `POST path` with `form` as `multipart/form-data` (the browser writes the boundary).
+export async function upload(path, form) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { ...CSRF },
+    credentials: "same-origin",
+    body: form,
+  });
+  if (!response.ok) {
+    throw await failure(response);
+  }
+  return response.json();
+}

@@ -1,6 +1,8 @@
 // The page: signing in and out, and the service's health always in view.
 import { call, ApiError } from "./api.js";
 import { startChat } from "./chat.js";
+import { startHistory } from "./history.js";
+import { startKnowledge } from "./knowledge.js";
 
 const HEALTH_EVERY_MS = 10_000;
 
@@ -25,6 +27,7 @@ function show(isSignedIn) {
   $("signed-in").hidden = !isSignedIn;
   $("sign-out").hidden = !isSignedIn;
   if (isSignedIn) {
+    showView("chat-view");
     startChat().catch((e) => {
       $("chat-error").textContent = e.message;
     });
@@ -69,7 +72,23 @@ async function refreshHealth() {
   }
 }
 
+const VIEWS = { "chat-view": () => Promise.resolve(), "knowledge-view": startKnowledge,
+  "history-view": startHistory };
+
+/// Shows one view (chat, knowledge, history), loading what it shows afresh.
+function showView(name) {
+  for (const tab of document.querySelectorAll(".tab")) {
+    const on = tab.dataset.view === name;
+    tab.setAttribute("aria-pressed", String(on));
+    $(tab.dataset.view).hidden = !on;
+  }
+  VIEWS[name]();
+}
+
 async function start() {
+  for (const tab of document.querySelectorAll(".tab")) {
+    tab.addEventListener("click", () => showView(tab.dataset.view));
+  }
   $("sign-in").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", signOut);
   refreshHealth();

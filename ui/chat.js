@@ -38,7 +38,30 @@ export async function loadConversations() {
   showList();
 }
 
-function messageNode(role, content, status) {
+/// The sources an answer drew on: each a link that opens the chunk it cites.
+function citationsNode(citations) {
+  const list = document.createElement("ol");
+  list.className = "citations";
+  list.setAttribute("aria-label", "Sources");
+  for (const citation of citations) {
+    const li = document.createElement("li");
+    const open = document.createElement("a");
+    open.href = `#chunk-${citation.document_id}`;
+    open.textContent = citation.title;
+    const chunk = document.createElement("blockquote");
+    chunk.textContent = citation.chunk;
+    chunk.hidden = true;
+    open.addEventListener("click", (event) => {
+      event.preventDefault();
+      chunk.hidden = !chunk.hidden;
+    });
+    li.append(open, chunk);
+    list.append(li);
+  }
+  return list;
+}
+
+function messageNode(role, content, status, citations) {
   const article = document.createElement("article");
   article.className = "message " + role;
   const who = document.createElement("h2");
@@ -48,6 +71,9 @@ function messageNode(role, content, status) {
   body.className = "body";
   body.append(render(content));
   article.append(who, body);
+  if (citations && citations.length) {
+    article.append(citationsNode(citations));
+  }
   if (status && status !== "ok") {
     const note = document.createElement("p");
     note.className = "note";
@@ -63,7 +89,8 @@ function showConversation(conversation) {
   $("conversation-title").textContent = conversation.title || "Untitled";
   $("persona").value = conversation.persona || "";
   $("messages").replaceChildren(...(conversation.messages || [])
-    .map((m) => messageNode(m.role, m.content, m.role === "assistant" ? m.status : null)));
+    .map((m) => messageNode(m.role, m.content, m.role === "assistant" ? m.status : null,
+      m.citations)));
   showList();
   $("message").focus();
 }
@@ -153,6 +180,9 @@ async function send(event) {
     box.value = "";
     $("messages").append(answer);
     const end = await readAnswer(response, answer.querySelector(".body"));
+    if (end.ok && end.done.citations && end.done.citations.length) {
+      answer.append(citationsNode(end.done.citations));
+    }
     if (!end.ok) {
       $("chat-error").textContent = end.message;
     }

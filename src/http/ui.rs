@@ -41,6 +41,16 @@ const FILES: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
     },
     Asset {
+        name: "knowledge.js",
+        bytes: include_bytes!("../../ui/knowledge.js"),
+        content_type: "text/javascript; charset=utf-8",
+    },
+    Asset {
+        name: "history.js",
+        bytes: include_bytes!("../../ui/history.js"),
+        content_type: "text/javascript; charset=utf-8",
+    },
+    Asset {
         name: "sse.js",
         bytes: include_bytes!("../../ui/sse.js"),
         content_type: "text/javascript; charset=utf-8",

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use crate::kit::browser::{wait_some, Browser, ENTER};
-use crate::kit::{stored_traces, Behavior, TestApp};
+use crate::kit::knowledge::spawn_with_knowledge;
+use crate::kit::{stored_traces, Behavior, Scratch, TestApp};
 
 /// The text of the last answer on the page.
 const LAST_ANSWER: &str = ".message.assistant:last-of-type .body";
@@ -61,6 +62,17 @@ async fn stop_mid_answer(browser: &Browser, app: &TestApp) {
     })
     .await;
     assert!(cancelled.response.unwrap_or_default().starts_with("echo"));
+    // The History view shows it, and a filter by status keeps it alone.
+    browser.click("button[data-view=history-view]").await;
+    browser.wait_shown("#history-view").await;
+    browser.type_into("#history-status", "cancelled").await;
+    browser
+        .wait_for("the cancelled trace in History", || async {
+            browser.text("#trace-list").await.starts_with("cancelled")
+                && browser.text("#trace-list li:nth-child(2)").await.is_empty()
+        })
+        .await;
+    browser.click("button[data-view=chat-view]").await;
 }
 
 /// The addresses the page loaded anything from that are not the app's.
@@ -155,6 +167,61 @@ async fn markup_in_an_answer_is_shown_as_text_and_never_run() {
         page,
         serde_json::json!({ "ran": null, "elements": 0, "bold": 1, "copy": 1 })
     );
+    browser.quit().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_uploaded_note_is_found_and_cited_with_use_my_notes() {
+    let Some(app) = spawn_with_knowledge().await else {
+        return;
+    };
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let notes = Scratch::new("ui-notes");
+    let note = notes.path("backups.md");
+    std::fs::write(
+        &note,
+        "# Backups\n\nThe nightly pg_dump runs at 02:30 and keeps 14 days.",
+    )
+    .unwrap();
+    sign_in(&browser, &app).await;
+
+    browser.click("button[data-view=knowledge-view]").await;
+    browser
+        .type_into("#note-files", note.to_str().unwrap())
+        .await;
+    browser.click("#upload-form button[type=submit]").await;
+    browser
+        .wait_for("the note in the documents", || async {
+            browser.text("#document-list").await.contains("backups")
+        })
+        .await;
+    browser.type_into("#search-words", "nightly pg_dump").await;
+    browser.click("#search-form button[type=submit]").await;
+    browser
+        .wait_for("a search hit", || async {
+            browser.text("#search-hits").await.contains("02:30")
+        })
+        .await;
+
+    browser.click("button[data-view=chat-view]").await;
+    browser.click("#use-notes").await;
+    browser.click("#new-conversation").await;
+    browser.wait_shown("#chat").await;
+    ask(&browser, "When does the nightly pg_dump run?").await;
+    answer_done(&browser).await;
+    browser.click(".citations a").await;
+    browser
+        .wait_for("the cited chunk opened", || async {
+            browser
+                .text(".citations blockquote")
+                .await
+                .contains("02:30")
+        })
+        .await;
+    assert_eq!(browser.text(".citations a").await, "backups");
     browser.quit().await;
     app.stop().await;
 }
