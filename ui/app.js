@@ -42,6 +42,14 @@ async function signIn(event) {
   $("sign-in-error").textContent = "";
   try {
     await call("POST", "/api/session", { token: field.value.trim() });
+    // maia makes the cookie Secure unless the page came over plain HTTP from its own
+    // machine; over plain HTTP from elsewhere the browser drops it.
+    if (!(await signedIn())) {
+      $("sign-in-error").textContent = "The token is good, but this browser will not keep " +
+        "the session over plain HTTP from another machine: reach maia over HTTPS (behind a " +
+        "reverse proxy) or through an SSH tunnel (ssh -L 8080:127.0.0.1:8080 HOST).";
+      return;
+    }
     field.value = "";
     show(true);
   } catch (e) {

@@ -180,6 +180,10 @@ async function send(event) {
     box.value = "";
     $("messages").append(answer);
     const end = await readAnswer(response, answer.querySelector(".body"));
+    if (end.ok && end.done.title) {
+      current.title = end.done.title;
+      $("conversation-title").textContent = end.done.title;
+    }
     if (end.ok && end.done.citations && end.done.citations.length) {
       answer.append(citationsNode(end.done.citations));
     }

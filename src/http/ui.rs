@@ -143,6 +143,12 @@ mod tests {
     }
 
     #[test]
+    fn the_first_view_is_well_under_150_kb_even_uncompressed() {
+        let total = PAGE.len() + FILES.iter().map(|f| f.bytes.len()).sum::<usize>();
+        assert!(total <= 150 * 1024, "{total} bytes");
+    }
+
+    #[test]
     fn every_module_a_file_imports_is_served() {
         for file in FILES.iter().filter(|f| f.name.ends_with(".js")) {
             let text = std::str::from_utf8(file.bytes).unwrap();

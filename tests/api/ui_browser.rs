@@ -225,3 +225,42 @@ async fn an_uploaded_note_is_found_and_cited_with_use_my_notes() {
     browser.quit().await;
     app.stop().await;
 }
+
+/// A conversation on the page at `width` × `height`: nothing wider than the window (no
+/// sideways scrolling on a phone). With `MAIA_UI_SCREENSHOTS` naming a directory, the
+/// window is saved there as `ui-NAME.png` (the README's pictures).
+async fn looks_right_at(name: &str, width: u32, height: u32) {
+    let app = TestApp::spawn().await;
+    let Some(browser) = Browser::start(width, height).await else {
+        return;
+    };
+    app.ollama.set_behavior(Behavior::ReplyWith(
+        "Nightly, with `pg_dump`:\n\n```\npg_dump -Fc maia > maia.dump\n```\n\nKeep 14 days."
+            .into(),
+    ));
+    sign_in(&browser, &app).await;
+    browser.click("#new-conversation").await;
+    browser.wait_shown("#chat").await;
+    ask(&browser, "How should I back up PostgreSQL?").await;
+    answer_done(&browser).await;
+    let sideways = browser
+        .run("const page = document.documentElement; return page.scrollWidth > page.clientWidth")
+        .await;
+    assert_eq!(
+        sideways,
+        serde_json::json!(false),
+        "{name}: wider than the window"
+    );
+    if let Some(dir) = std::env::var_os("MAIA_UI_SCREENSHOTS") {
+        let path = std::path::Path::new(&dir).join(format!("ui-{name}.png"));
+        std::fs::write(&path, browser.screenshot().await).unwrap();
+    }
+    browser.quit().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_conversation_fits_a_phone_and_a_desktop() {
+    looks_right_at("phone", 390, 844).await;
+    looks_right_at("desktop", 1280, 800).await;
+}

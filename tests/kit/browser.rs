@@ -13,6 +13,8 @@ use super::scratch::Scratch;
 
 /// How long a wait for the page may take before the test fails, saying what it waited for.
 const WAIT: Duration = Duration::from_secs(10);
+/// How long chromedriver may take to listen and Chromium to start, on a loaded machine.
+const START: Duration = Duration::from_secs(60);
 /// The key WebDriver's element references are under.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// WebDriver's code for the Enter key, in text sent to an element.
@@ -27,7 +29,13 @@ pub struct Browser {
     /// Chromium's profile and the driver's home: writable wherever the tests run (a build
     /// sandbox's HOME is not).
     home: Scratch,
+    /// One browser at a time: each is a few processes and hundreds of MB, and the tests
+    /// of a binary run side by side on two cores.
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
+
+static TURN: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
+    std::sync::LazyLock::new(Default::default);
 
 fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
@@ -48,6 +56,7 @@ impl Browser {
             );
             return None;
         }
+        let turn = TURN.clone().lock_owned().await;
         let port = free_port();
         let home = Scratch::new("browser");
         let driver = Command::new("chromedriver")
@@ -70,6 +79,7 @@ impl Browser {
             session: format!("{base}/session/{session}"),
             driver,
             home,
+            _turn: turn,
         })
     }
 
@@ -225,13 +235,17 @@ async fn new_session(
     profile: &std::path::Path,
     (width, height): (u32, u32),
 ) -> String {
+    // The page's own size, as a phone's would be: a headless window is never narrower
+    // than 500 pixels.
     let capabilities = json!({ "capabilities": { "alwaysMatch": { "goog:chromeOptions": {
         "binary": "/usr/bin/chromium",
         "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  format!("--user-data-dir={}", profile.display()),
                  format!("--window-size={width},{height}")],
+        "mobileEmulation": { "deviceMetrics":
+            { "width": width, "height": height, "pixelRatio": 1.0, "mobile": width < 600 } },
     }}}});
-    let deadline = Instant::now() + WAIT;
+    let deadline = Instant::now() + START;
     loop {
         // The driver takes a moment to listen.
         if let Ok(response) = http
