@@ -3,6 +3,7 @@
 //! `chromium` and `chromedriver` on PATH the browser tests skip, saying so, unless
 //! `MAIA_TEST_REQUIRE_BROWSER` is set (`.ci/run` sets it), where they fail.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -59,7 +60,9 @@ impl Browser {
         let turn = TURN.clone().lock_owned().await;
         let port = free_port();
         let home = Scratch::new("browser");
+        // A process group of its own, so that Chromium goes with the driver (see Drop).
         let driver = Command::new("chromedriver")
+            .process_group(0)
             .arg(format!("--port={port}"))
             .env("HOME", home.dir())
             .stdout(Stdio::null())
@@ -273,8 +276,14 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Kills the driver and the Chromium it started (its process group): a test that failed
+    /// before `quit` leaves no browser behind.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.driver.wait();
     }
 }
