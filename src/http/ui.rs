@@ -16,51 +16,38 @@ use super::routes::{not_found, resource};
 struct Asset {
     name: &'static str,
     bytes: &'static [u8],
-    content_type: &'static str,
+}
+
+/// The file `ui/NAME`, embedded.
+macro_rules! ui_file {
+    ($name:literal) => {
+        Asset {
+            name: $name,
+            bytes: include_bytes!(concat!("../../ui/", $name)),
+        }
+    };
 }
 
 const FILES: &[Asset] = &[
-    Asset {
-        name: "app.js",
-        bytes: include_bytes!("../../ui/app.js"),
-        content_type: "text/javascript; charset=utf-8",
-    },
-    Asset {
-        name: "api.js",
-        bytes: include_bytes!("../../ui/api.js"),
-        content_type: "text/javascript; charset=utf-8",
-    },
-    Asset {
-        name: "chat.js",
-        bytes: include_bytes!("../../ui/chat.js"),
-        content_type: "text/javascript; charset=utf-8",
-    },
-    Asset {
-        name: "markdown.js",
-        bytes: include_bytes!("../../ui/markdown.js"),
-        content_type: "text/javascript; charset=utf-8",
-    },
-    Asset {
-        name: "knowledge.js",
-        bytes: include_bytes!("../../ui/knowledge.js"),
-        content_type: "text/javascript; charset=utf-8",
-    },
-    Asset {
-        name: "history.js",
-        bytes: include_bytes!("../../ui/history.js"),
-        content_type: "text/javascript; charset=utf-8",
-    },
-    Asset {
-        name: "sse.js",
-        bytes: include_bytes!("../../ui/sse.js"),
-        content_type: "text/javascript; charset=utf-8",
-    },
-    Asset {
-        name: "app.css",
-        bytes: include_bytes!("../../ui/app.css"),
-        content_type: "text/css; charset=utf-8",
-    },
+    ui_file!("app.js"),
+    ui_file!("api.js"),
+    ui_file!("chat.js"),
+    ui_file!("markdown.js"),
+    ui_file!("knowledge.js"),
+    ui_file!("history.js"),
+    ui_file!("sse.js"),
+    ui_file!("app.css"),
 ];
+
+impl Asset {
+    fn content_type(&self) -> &'static str {
+        if self.name.ends_with(".css") {
+            "text/css; charset=utf-8"
+        } else {
+            "text/javascript; charset=utf-8"
+        }
+    }
+}
 
 /// The page, with `{{assets}}` where its files' directory goes.
 const PAGE_TEMPLATE: &str = include_str!("../../ui/index.html");
@@ -120,7 +107,7 @@ async fn asset(req: HttpRequest, path: web::Path<(String, String)>) -> HttpRespo
     let file = FILES.iter().find(|f| f.name == name);
     match file {
         Some(file) if version == *VERSION => HttpResponse::Ok()
-            .content_type(file.content_type)
+            .content_type(file.content_type())
             .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
             .insert_header((header::REFERRER_POLICY, "no-referrer"))
             .body(file.bytes),

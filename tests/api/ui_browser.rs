@@ -19,6 +19,12 @@ async fn sign_in(browser: &Browser, app: &TestApp) {
     browser.wait_shown("nav[aria-label=Conversations]").await;
 }
 
+/// Starts a conversation with the choices made, and waits for it to open.
+async fn new_conversation(browser: &Browser) {
+    browser.click("#new-conversation").await;
+    browser.wait_shown("#chat").await;
+}
+
 /// Asks `question` in the open conversation by pressing Enter in the message box.
 async fn ask(browser: &Browser, question: &str) {
     browser.type_into("#message", question).await;
@@ -93,8 +99,7 @@ async fn sign_in_ask_watch_it_stream_stop_it_and_sign_out() {
         return;
     };
     sign_in(&browser, &app).await;
-    browser.click("#new-conversation").await;
-    browser.wait_shown("#chat").await;
+    new_conversation(&browser).await;
 
     // A model writing a piece every 60 ms: the answer grows on the page as it is written.
     app.ollama
@@ -145,8 +150,7 @@ async fn markup_in_an_answer_is_shown_as_text_and_never_run() {
     app.ollama
         .set_behavior(Behavior::ReplyWith(hostile.to_string()));
     sign_in(&browser, &app).await;
-    browser.click("#new-conversation").await;
-    browser.wait_shown("#chat").await;
+    new_conversation(&browser).await;
     ask(&browser, "show me markup").await;
     answer_done(&browser).await;
 
@@ -208,8 +212,7 @@ async fn an_uploaded_note_is_found_and_cited_with_use_my_notes() {
 
     browser.click("button[data-view=chat-view]").await;
     browser.click("#use-notes").await;
-    browser.click("#new-conversation").await;
-    browser.wait_shown("#chat").await;
+    new_conversation(&browser).await;
     ask(&browser, "When does the nightly pg_dump run?").await;
     answer_done(&browser).await;
     browser.click(".citations a").await;
@@ -239,8 +242,7 @@ async fn looks_right_at(name: &str, width: u32, height: u32) {
             .into(),
     ));
     sign_in(&browser, &app).await;
-    browser.click("#new-conversation").await;
-    browser.wait_shown("#chat").await;
+    new_conversation(&browser).await;
     ask(&browser, "How should I back up PostgreSQL?").await;
     answer_done(&browser).await;
     let sideways = browser
