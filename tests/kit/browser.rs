@@ -1,12 +1,16 @@
 //! A real browser for the UI tests: Debian's Chromium, headless, driven by its chromedriver
-//! over the W3C WebDriver protocol (JSON over HTTP, spoken here with reqwest). Without
-//! `chromium` and `chromedriver` on PATH the browser tests skip, saying so, unless
-//! `MAIA_TEST_REQUIRE_BROWSER` is set (`.ci/run` sets it), where they fail.
+//! through fantoccini (a WebDriver client). Without `chromium` and `chromedriver` on PATH the
+//! browser tests skip, saying so, unless `MAIA_TEST_REQUIRE_BROWSER` is set (`.ci/run` sets
+//! it), where they fail.
 
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::elements::Element;
+use fantoccini::error::CmdError;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 
 use super::http::free_port;
@@ -16,16 +20,12 @@ use super::scratch::Scratch;
 const WAIT: Duration = Duration::from_secs(10);
 /// How long chromedriver may take to listen and Chromium to start, on a loaded machine.
 const START: Duration = Duration::from_secs(60);
-/// The key WebDriver's element references are under.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-/// WebDriver's code for the Enter key, in text sent to an element.
+/// The Enter key, in text typed into an element.
 pub const ENTER: &str = "\u{E007}";
 
 /// A headless Chromium session: [`Browser::quit`] ends it; its driver is killed on drop.
 pub struct Browser {
-    http: reqwest::Client,
-    /// `http://127.0.0.1:PORT/session/ID`.
-    session: String,
+    client: Client,
     driver: Child,
     /// Chromium's profile and the driver's home: writable wherever the tests run (a build
     /// sandbox's HOME is not).
@@ -41,6 +41,12 @@ static TURN: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
 fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
+/// An element that is not there, or was replaced since it was found (the page re-rendered):
+/// a wait tries again.
+fn gone(error: &CmdError) -> bool {
+    error.is_no_such_element() || error.is_stale_element_reference()
 }
 
 impl Browser {
@@ -69,69 +75,26 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts");
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .no_proxy()
-            .build()
-            .unwrap();
-        let base = format!("http://127.0.0.1:{port}");
-        let profile = home.path("profile");
-        let session = new_session(&http, &base, &profile, (width, height)).await;
+        let client = new_session(port, &home.path("profile"), (width, height)).await;
         Some(Browser {
-            http,
-            session: format!("{base}/session/{session}"),
+            client,
             driver,
             home,
             _turn: turn,
         })
     }
 
-    /// A WebDriver command's value, or the error it answered with.
-    async fn try_command(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, Value> {
-        let mut request = self.http.request(method, format!("{}{path}", self.session));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let ok = response.status().is_success();
-        let answer: Value = response.json().await.unwrap();
-        let value = answer["value"].clone();
-        if ok {
-            Ok(value)
-        } else {
-            Err(value)
-        }
-    }
-
-    /// A WebDriver command's value; an error (an element not interactable, a script that
-    /// threw) fails the test.
-    async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        self.try_command(method.clone(), path, body)
-            .await
-            .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"))
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        self.command(reqwest::Method::POST, path, Some(body)).await
-    }
-
     pub async fn goto(&self, url: &str) {
-        self.post("/url", json!({ "url": url })).await;
+        self.client.goto(url).await.expect("the page loads");
     }
 
     /// The element `css` selects, if there is one now.
-    async fn element(&self, css: &str) -> Option<String> {
-        let body = json!({ "using": "css selector", "value": css });
-        let found = self
-            .try_command(reqwest::Method::POST, "/element", Some(body))
-            .await
-            .ok()?;
-        found[ELEMENT].as_str().map(str::to_string)
+    async fn element(&self, css: &str) -> Option<Element> {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(element) => Some(element),
+            Err(e) if gone(&e) => None,
+            Err(e) => panic!("finding {css}: {e}"),
+        }
     }
 
     /// Waits until `check` holds of the page, or fails saying `what` it waited for.
@@ -147,31 +110,44 @@ impl Browser {
         .await;
     }
 
-    async fn existing(&self, css: &str) -> String {
-        wait_some(&format!("{css} to exist"), || self.element(css)).await
+    /// Does `act` to the element `css` selects, once it exists and stays long enough.
+    async fn act<F, Fut>(&self, css: &str, what: &str, act: F)
+    where
+        F: Fn(Element) -> Fut,
+        Fut: std::future::Future<Output = Result<(), CmdError>>,
+    {
+        wait_some(&format!("{css} to {what}"), || async {
+            let element = self.element(css).await?;
+            match act(element).await {
+                Ok(()) => Some(()),
+                Err(e) if gone(&e) => None,
+                Err(e) => panic!("{what} {css}: {e}"),
+            }
+        })
+        .await;
     }
 
     pub async fn click(&self, css: &str) {
-        let id = self.existing(css).await;
-        self.post(&format!("/element/{id}/click"), json!({})).await;
+        self.act(css, "click", |e| async move { e.click().await })
+            .await;
     }
 
     /// Types `text` into the element `css` selects ([`ENTER`] presses Enter).
     pub async fn type_into(&self, css: &str, text: &str) {
-        let id = self.existing(css).await;
-        self.post(&format!("/element/{id}/value"), json!({ "text": text }))
+        self.act(css, "type into", |e| async move { e.send_keys(text).await })
+            .await;
+    }
+
+    /// Empties the field `css` selects.
+    pub async fn clear(&self, css: &str) {
+        self.act(css, "clear", |e| async move { e.clear().await })
             .await;
     }
 
     /// The text the element `css` selects shows, empty if there is none.
     pub async fn text(&self, css: &str) -> String {
         match self.element(css).await {
-            Some(id) => self
-                .command(reqwest::Method::GET, &format!("/element/{id}/text"), None)
-                .await
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
+            Some(element) => element.text().await.unwrap_or_default(),
             None => String::new(),
         }
     }
@@ -179,15 +155,7 @@ impl Browser {
     /// Whether the element `css` selects is shown (false if there is none).
     pub async fn shown(&self, css: &str) -> bool {
         match self.element(css).await {
-            Some(id) => self
-                .command(
-                    reqwest::Method::GET,
-                    &format!("/element/{id}/displayed"),
-                    None,
-                )
-                .await
-                .as_bool()
-                .unwrap_or(false),
+            Some(element) => element.is_displayed().await.unwrap_or(false),
             None => false,
         }
     }
@@ -200,19 +168,58 @@ impl Browser {
 
     /// Runs `script` (a function body) in the page; what it returns.
     pub async fn run(&self, script: &str) -> Value {
-        self.post("/execute/sync", json!({ "script": script, "args": [] }))
+        self.client
+            .execute(script, vec![])
             .await
+            .unwrap_or_else(|e| panic!("the script threw: {e}"))
+    }
+
+    /// Picks the option whose value is `value` in the `<select>` that `css` selects.
+    pub async fn select(&self, css: &str, value: &str) {
+        self.act(css, "select in", |e| async move {
+            e.select_by_value(value).await
+        })
+        .await;
+    }
+
+    /// Waits for the page's `prompt()`, `confirm()` or `alert()`; its text.
+    async fn dialog(&self) -> String {
+        wait_some("a dialog", || async {
+            self.client.get_alert_text().await.ok()
+        })
+        .await
+    }
+
+    /// Answers the page's `prompt()` with `text`.
+    pub async fn answer_prompt(&self, text: &str) {
+        self.dialog().await;
+        self.client.send_alert_text(text).await.expect("a prompt");
+        self.client
+            .accept_alert()
+            .await
+            .expect("the prompt answered");
+    }
+
+    /// Says OK (`yes`) or Cancel to the page's `confirm()`; what it asked.
+    pub async fn confirm(&self, yes: bool) -> String {
+        let asked = self.dialog().await;
+        let said = if yes {
+            self.client.accept_alert().await
+        } else {
+            self.client.dismiss_alert().await
+        };
+        said.expect("the dialog answered");
+        asked
     }
 
     /// The window as a PNG.
     pub async fn screenshot(&self) -> Vec<u8> {
-        use base64::Engine;
-        let shot = self
-            .command(reqwest::Method::GET, "/screenshot", None)
-            .await;
-        base64::engine::general_purpose::STANDARD
-            .decode(shot.as_str().expect("a screenshot"))
-            .unwrap()
+        self.client.screenshot().await.expect("a screenshot")
+    }
+
+    /// Ends the session, which closes Chromium.
+    pub async fn quit(self) {
+        self.client.clone().close().await.expect("the session ends");
     }
 }
 
@@ -232,46 +239,34 @@ where
     }
 }
 
-async fn new_session(
-    http: &reqwest::Client,
-    base: &str,
-    profile: &std::path::Path,
-    (width, height): (u32, u32),
-) -> String {
+async fn new_session(port: u16, profile: &std::path::Path, (width, height): (u32, u32)) -> Client {
     // The page's own size, as a phone's would be: a headless window is never narrower
     // than 500 pixels.
-    let capabilities = json!({ "capabilities": { "alwaysMatch": { "goog:chromeOptions": {
+    let capabilities = json!({ "goog:chromeOptions": {
         "binary": "/usr/bin/chromium",
         "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  format!("--user-data-dir={}", profile.display()),
                  format!("--window-size={width},{height}")],
         "mobileEmulation": { "deviceMetrics":
             { "width": width, "height": height, "pixelRatio": 1.0, "mobile": width < 600 } },
-    }}}});
+    }});
+    let Value::Object(capabilities) = capabilities else {
+        unreachable!()
+    };
+    let mut builder = ClientBuilder::new(HttpConnector::new());
+    builder.capabilities(capabilities);
+    let address = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + START;
     loop {
         // The driver takes a moment to listen.
-        if let Ok(response) = http
-            .post(format!("{base}/session"))
-            .json(&capabilities)
-            .send()
-            .await
-        {
-            let answer: Value = response.json().await.unwrap();
-            return answer["value"]["sessionId"]
-                .as_str()
-                .unwrap_or_else(|| panic!("no WebDriver session: {answer}"))
-                .to_string();
+        match builder.connect(&address).await {
+            Ok(client) => return client,
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "no WebDriver session in {START:?}: {e}"
+            ),
         }
-        assert!(Instant::now() < deadline, "chromedriver never listened");
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-impl Browser {
-    /// Ends the session, which closes Chromium.
-    pub async fn quit(self) {
-        self.command(reqwest::Method::DELETE, "", None).await;
     }
 }
 
