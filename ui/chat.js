@@ -83,11 +83,23 @@ function messageNode(role, content, status, citations) {
   return article;
 }
 
+/// Sets a picker to `value`, adding it if the list lacks it (a persona or model the
+/// conversation names that is gone since, or not pulled into Ollama yet).
+function pick(id, value) {
+  const select = $(id);
+  if (![...select.options].some((o) => o.value === value)) {
+    select.append(option(value, value));
+  }
+  select.value = value;
+}
+
 function showConversation(conversation) {
   current = conversation;
   $("chat").hidden = false;
   $("conversation-title").textContent = conversation.title || "Untitled";
-  $("persona").value = conversation.persona || "";
+  pick("persona", conversation.persona || "");
+  pick("model", conversation.model || "");
+  pick("mode", conversation.mode || "fast");
   $("messages").replaceChildren(...(conversation.messages || [])
     .map((m) => messageNode(m.role, m.content, m.role === "assistant" ? m.status : null,
       m.citations)));
@@ -136,10 +148,13 @@ async function remove() {
   showList();
 }
 
-async function changePersona() {
+/// A picker changed: the open conversation asks its next question with the new choice
+/// (with none open, the choice is for the next new conversation).
+async function changeChoice(field) {
   if (current) {
-    await call("PATCH", `/api/conversations/${current.id}`,
-      { persona: $("persona").value || null });
+    const changed = await call("PATCH", `/api/conversations/${current.id}`,
+      { [field]: $(field).value || null });
+    current = { ...current, ...changed };
   }
 }
 
@@ -220,13 +235,19 @@ function option(value, label) {
   return o;
 }
 
+/// The pickers' lists. Without Ollama there are no models to list, only the mode's.
 async function loadChoices() {
-  const [personas, models] = await Promise.all([
+  const [personas, models] = await Promise.allSettled([
     call("GET", "/api/personas"), call("GET", "/v1/models")]);
+  if (personas.status === "rejected") {
+    throw personas.reason;
+  }
   $("persona").replaceChildren(option("", "Default persona"),
-    ...personas.personas.map((p) => option(p.name, p.display_name)));
+    ...personas.value.personas.map((p) => option(p.name, p.display_name)));
+  const ollamas = models.status === "fulfilled"
+    ? models.value.data.filter((m) => m.owned_by === "ollama") : [];
   $("model").replaceChildren(option("", "The mode's model"),
-    ...models.data.filter((m) => m.owned_by === "ollama").map((m) => option(m.id, m.id)));
+    ...ollamas.map((m) => option(m.id, m.id)));
 }
 
 const guarded = (action) => () => action().catch((e) => {
@@ -250,7 +271,9 @@ function bind() {
   $("new-conversation").addEventListener("click", guarded(create));
   $("rename").addEventListener("click", guarded(rename));
   $("delete").addEventListener("click", guarded(remove));
-  $("persona").addEventListener("change", guarded(changePersona));
+  for (const field of ["persona", "model", "mode"]) {
+    $(field).addEventListener("change", guarded(() => changeChoice(field)));
+  }
   $("conversation-search").addEventListener("input", showList);
   $("chat-form").addEventListener("submit", send);
   $("message").addEventListener("keydown", keys);

@@ -94,21 +94,44 @@ impl NewConversation {
 pub struct ConversationChange {
     pub title: Option<Option<Title>>,
     pub persona: Option<Option<PersonaName>>,
+    pub model: Option<Option<ModelName>>,
+    /// A mode cleared is the default one (fast).
+    pub mode: Option<Mode>,
+}
+
+/// A `PATCH`'s fields as sent: absent (`None`), `null` (`Some(None)`) or a value.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChangeFields<'a> {
+    pub title: Option<Option<&'a str>>,
+    pub persona: Option<Option<&'a str>>,
+    pub model: Option<Option<&'a str>>,
+    pub mode: Option<Option<&'a str>>,
+}
+
+/// A field's value parsed, kept absent or `null` as it was.
+fn parse_field<T>(
+    field: Option<Option<&str>>,
+    parse: impl Fn(&str) -> Result<T, ValidationError>,
+) -> Result<Option<Option<T>>, ValidationError> {
+    field.map(|f| f.map(parse).transpose()).transpose()
 }
 
 impl ConversationChange {
-    pub fn parse(
-        title: Option<Option<&str>>,
-        persona: Option<Option<&str>>,
-    ) -> Result<Self, ValidationError> {
-        if title.is_none() && persona.is_none() {
+    pub fn parse(fields: ChangeFields<'_>) -> Result<Self, ValidationError> {
+        let ChangeFields {
+            title,
+            persona,
+            model,
+            mode,
+        } = fields;
+        if title.is_none() && persona.is_none() && model.is_none() && mode.is_none() {
             return Err(ValidationError::NothingToChange);
         }
         Ok(Self {
-            title: title.map(|t| t.map(Title::parse).transpose()).transpose()?,
-            persona: persona
-                .map(|p| p.map(PersonaName::parse).transpose())
-                .transpose()?,
+            title: parse_field(title, Title::parse)?,
+            persona: parse_field(persona, PersonaName::parse)?,
+            model: parse_field(model, ModelName::parse)?,
+            mode: parse_field(mode, Mode::parse)?.map(Option::unwrap_or_default),
         })
     }
 }
@@ -175,12 +198,59 @@ mod tests {
     #[test]
     fn a_change_must_change_something_and_may_clear_a_field() {
         assert_eq!(
-            ConversationChange::parse(None, None),
+            ConversationChange::parse(ChangeFields::default()),
             Err(ValidationError::NothingToChange)
         );
-        let change = ConversationChange::parse(Some(None), Some(Some("Coach"))).unwrap();
+        let change = ConversationChange::parse(ChangeFields {
+            title: Some(None),
+            persona: Some(Some("Coach")),
+            ..ChangeFields::default()
+        })
+        .unwrap();
         assert_eq!(change.title, Some(None));
         assert_eq!(change.persona.unwrap().unwrap().as_str(), "coach");
-        assert!(ConversationChange::parse(Some(Some("")), None).is_err());
+        assert_eq!((change.model, change.mode), (None, None));
+        let title = |t| ChangeFields {
+            title: Some(Some(t)),
+            ..ChangeFields::default()
+        };
+        assert!(ConversationChange::parse(title("")).is_err());
+    }
+
+    #[test]
+    fn a_change_may_set_the_model_and_mode_and_a_cleared_mode_is_fast() {
+        let change = ConversationChange::parse(ChangeFields {
+            model: Some(Some("llama3.2:3b")),
+            mode: Some(Some("DEEP")),
+            ..ChangeFields::default()
+        })
+        .unwrap();
+        assert_eq!(change.model.unwrap().unwrap().as_str(), "llama3.2:3b");
+        assert_eq!(change.mode, Some(Mode::Deep));
+        let cleared = ConversationChange::parse(ChangeFields {
+            model: Some(None),
+            mode: Some(None),
+            ..ChangeFields::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (cleared.model, cleared.mode),
+            (Some(None), Some(Mode::Fast))
+        );
+        let bad = |fields| ConversationChange::parse(fields).unwrap_err();
+        assert!(matches!(
+            bad(ChangeFields {
+                mode: Some(Some("slow")),
+                ..ChangeFields::default()
+            }),
+            ValidationError::UnknownMode(_)
+        ));
+        assert!(matches!(
+            bad(ChangeFields {
+                model: Some(Some("../x")),
+                ..ChangeFields::default()
+            }),
+            ValidationError::BadModelName(_)
+        ));
     }
 }

@@ -9,7 +9,7 @@ mod question;
 
 pub use access::{Scope, Scopes, TokenHash, TokenName, TokenSecret};
 pub use completion::{Completion, Sampling, Speaker, Turn};
-pub use conversation::{ConversationChange, NewConversation, Title};
+pub use conversation::{ChangeFields, ConversationChange, NewConversation, Title};
 pub use cursor::PageCursor;
 pub use document::{parse_k, DocumentInput, MAX_DOCUMENT_BYTES};
 pub use question::{Consult, Mode, ModelName, PersonaName, Query, Question, ValidationError};

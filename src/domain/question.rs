@@ -37,7 +37,7 @@ pub enum ValidationError {
     UnknownScope(String),
     #[error("title is not valid: {0}")]
     BadTitle(String),
-    #[error("nothing to change: send title or persona (null clears it)")]
+    #[error("nothing to change: send title, persona, model or mode (null clears it)")]
     NothingToChange,
     #[error("document is not valid: {0}")]
     BadDocument(String),

@@ -169,14 +169,17 @@ impl Services {
         self.db.bounded(work).await?.ok_or_else(|| not_found(id))
     }
 
-    /// Changes the title or the persona (which must exist) of a conversation of
-    /// `caller`'s.
+    /// Changes the title, persona (which must exist), model (which must be allowed) or
+    /// mode of a conversation of `caller`'s.
     pub async fn change_conversation(
         &self,
         caller: &Caller,
         id: Uuid,
         change: ConversationChange,
     ) -> Result<Conversation, ServiceError> {
+        if let Some(Some(model)) = &change.model {
+            self.model_for(Mode::Fast, Some(model))?;
+        }
         if let Some(Some(persona)) = &change.persona {
             self.system_prompt(Some(persona), Mode::Fast).await?;
         }
@@ -186,6 +189,11 @@ impl Services {
                 .persona
                 .as_ref()
                 .map(|p| p.as_ref().map(PersonaName::as_str)),
+            model: change
+                .model
+                .as_ref()
+                .map(|m| m.as_ref().map(ModelName::as_str)),
+            mode: change.mode,
         };
         let work = async {
             let db = self.db.conn().await?;

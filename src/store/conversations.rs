@@ -82,6 +82,8 @@ pub struct ConversationRow<'a> {
 pub struct ConversationUpdate<'a> {
     pub title: Option<Option<&'a str>>,
     pub persona: Option<Option<&'a str>>,
+    pub model: Option<Option<&'a str>>,
+    pub mode: Option<Mode>,
 }
 
 /// One message, with the trace of its exchange and that trace's status (none while the
@@ -214,7 +216,9 @@ pub async fn update_conversation(
             &format!(
                 "UPDATE conversations c SET \
                  title = CASE WHEN $4 THEN $5 ELSE c.title END, \
-                 persona = CASE WHEN $6 THEN $7 ELSE c.persona END \
+                 persona = CASE WHEN $6 THEN $7 ELSE c.persona END, \
+                 model = CASE WHEN $8 THEN $9 ELSE c.model END, \
+                 mode = COALESCE($10, c.mode) \
                  WHERE ($1 OR c.token_id IS NOT DISTINCT FROM $2) AND c.id = $3 \
                  RETURNING {CONVERSATION_COLUMNS}"
             ),
@@ -226,6 +230,9 @@ pub async fn update_conversation(
                 &update.title.flatten(),
                 &update.persona.is_some(),
                 &update.persona.flatten(),
+                &update.model.is_some(),
+                &update.model.flatten(),
+                &update.mode.map(Mode::as_str),
             ],
         )
         .await?;

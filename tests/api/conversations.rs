@@ -390,6 +390,61 @@ async fn the_title_and_persona_change_and_null_clears_them() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_model_and_mode_change_for_the_next_question_and_null_clears_them() {
+    let app = TestApp::spawn().await;
+    let id = app.start_conversation(json!({})).await;
+    let path = format!("/api/conversations/{id}");
+    let patch = |body: Value| {
+        let request = app.http.patch(app.url(&path)).json(&body);
+        async move { decode(request.send().await.unwrap()).await }
+    };
+    let model_of_next_answer = |question: &'static str| {
+        let app = &app;
+        let id = &id;
+        async move { say(app, id, question).await.1["model"].clone() }
+    };
+
+    assert_eq!(model_of_next_answer("fast").await, MODEL);
+    let (status, deep) = patch(json!({"mode": "Deep"})).await;
+    assert_eq!(status, 200, "{deep}");
+    assert_eq!(
+        (&deep["mode"], &deep["model"]),
+        (&json!("deep"), &Value::Null)
+    );
+    assert_eq!(model_of_next_answer("deep").await, DEEP_MODEL);
+    let (_, named) = patch(json!({"model": MODEL})).await;
+    assert_eq!(
+        (&named["mode"], &named["model"]),
+        (&json!("deep"), &json!(MODEL))
+    );
+    assert_eq!(
+        model_of_next_answer("named").await,
+        MODEL,
+        "a model named wins"
+    );
+
+    for bad in [
+        json!({"model": "huge:70b"}),
+        json!({"mode": "turbo"}),
+        json!({"model": "../x"}),
+    ] {
+        let (status, body) = patch(bad.clone()).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (422, "validation_failed"),
+            "{bad}: {body}"
+        );
+    }
+    let (_, cleared) = patch(json!({"model": null, "mode": null})).await;
+    assert_eq!(
+        (&cleared["mode"], &cleared["model"]),
+        (&json!("fast"), &Value::Null)
+    );
+    assert_eq!(model_of_next_answer("cleared").await, MODEL);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn deleting_a_conversation_takes_its_messages_and_traces_and_nothing_else() {
     let app = TestApp::spawn().await;
     let gone = app.start_conversation(json!({})).await;

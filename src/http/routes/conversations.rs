@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::traces::{parse_cursor, parse_limit};
-use crate::domain::{Consult, ConversationChange, Mode, NewConversation, Query};
+use crate::domain::{ChangeFields, Consult, ConversationChange, Mode, NewConversation, Query};
 use crate::http::disconnect::client_gone;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::JsonBody;
@@ -57,6 +57,19 @@ pub struct ChangeBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, max_length = 64, pattern = "^[A-Za-z][A-Za-z0-9_-]*$")]
     persona: Option<Option<String>>,
+    /// A model Ollama has and maia allows; `null`: the mode's model when each question is
+    /// asked.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(
+        value_type = Option<String>,
+        max_length = 200,
+        pattern = "^[A-Za-z0-9_:-][A-Za-z0-9._:-]*(/[A-Za-z0-9_:-][A-Za-z0-9._:-]*)*$"
+    )]
+    model: Option<Option<String>>,
+    /// `fast` or `deep`, in any case; `null`: fast.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Mode>)]
+    mode: Option<Option<String>>,
 }
 
 /// A field that is there, `null` or not.
@@ -188,7 +201,9 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// Change a conversation's title or persona
+/// Change a conversation's title, persona, model or mode
+///
+/// The next question is asked with what is set; earlier answers stay as they were.
 #[utoipa::path(
     patch,
     path = "/api/conversations/{id}",
@@ -200,7 +215,7 @@ pub async fn get(
         (status = 200, description = "the conversation as changed", body = Conversation),
         (status = 400, description = "`bad_request`: the id is not a UUID", body = ErrorBody),
         (status = 404, description = "`not_found`: no such conversation (or another token's)", body = ErrorBody),
-        (status = 422, description = "`validation_failed`: nothing to change, a title of more than one line or 200 characters, an unknown persona", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: nothing to change, a title of more than one line or 200 characters, an unknown persona or mode, a model name that cannot be one or is not allowed", body = ErrorBody),
     )
 )]
 pub async fn change(
@@ -210,10 +225,12 @@ pub async fn change(
     JsonBody(body): JsonBody<ChangeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path.id)?;
-    let change = ConversationChange::parse(
-        body.title.as_ref().map(Option::as_deref),
-        body.persona.as_ref().map(Option::as_deref),
-    )?;
+    let change = ConversationChange::parse(ChangeFields {
+        title: body.title.as_ref().map(Option::as_deref),
+        persona: body.persona.as_ref().map(Option::as_deref),
+        model: body.model.as_ref().map(Option::as_deref),
+        mode: body.mode.as_ref().map(Option::as_deref),
+    })?;
     let conversation = state
         .services
         .change_conversation(&caller, id, change)
