@@ -16,6 +16,12 @@ async fn say(app: &TestApp, id: &str, content: &str) -> (u16, Value) {
     app.post_json(&path, &json!({ "content": content })).await
 }
 
+/// `PATCH /api/conversations/{id}` with `body`: the status and the answer.
+async fn change(app: &TestApp, id: &str, body: Value) -> (u16, Value) {
+    let request = app.http.patch(app.url(&format!("/api/conversations/{id}")));
+    decode(request.json(&body).send().await.unwrap()).await
+}
+
 /// The messages Ollama was last asked with, as `(role, content)`.
 fn last_chat(app: &TestApp) -> Vec<(String, String)> {
     let requests = app.ollama.chat_requests();
@@ -344,11 +350,7 @@ async fn a_token_sees_and_changes_only_its_own_conversations_and_admin_sees_all(
 async fn the_title_and_persona_change_and_null_clears_them() {
     let app = TestApp::spawn().await;
     let id = app.start_conversation(json!({"title": "old"})).await;
-    let path = format!("/api/conversations/{id}");
-    let patch = |body: Value| {
-        let request = app.http.patch(app.url(&path)).json(&body);
-        async move { decode(request.send().await.unwrap()).await }
-    };
+    let patch = |body: Value| change(&app, &id, body);
 
     let (status, changed) = patch(json!({"title": "new", "persona": "Socratic"})).await;
     let (_, persona_only) = patch(json!({"persona": null})).await;
@@ -393,11 +395,7 @@ async fn the_title_and_persona_change_and_null_clears_them() {
 async fn the_model_and_mode_change_for_the_next_question_and_null_clears_them() {
     let app = TestApp::spawn().await;
     let id = app.start_conversation(json!({})).await;
-    let path = format!("/api/conversations/{id}");
-    let patch = |body: Value| {
-        let request = app.http.patch(app.url(&path)).json(&body);
-        async move { decode(request.send().await.unwrap()).await }
-    };
+    let patch = |body: Value| change(&app, &id, body);
     let model_of_next_answer = |question: &'static str| {
         let app = &app;
         let id = &id;
