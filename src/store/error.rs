@@ -60,10 +60,21 @@ fn unavailable(e: &tokio_postgres::Error) -> bool {
         }
 }
 
+/// tokio-postgres' message with its cause: its own says "error performing TLS handshake",
+/// "error connecting to server" or "db error" and keeps why (an unknown certificate
+/// issuer, a refused connection, "the database system is starting up") in `source()`.
+/// Only for the unavailable kinds: their causes carry no row data.
+fn with_cause(e: tokio_postgres::Error) -> Source {
+    match std::error::Error::source(&e) {
+        Some(cause) => format!("{e}: {cause}").into(),
+        None => e.into(),
+    }
+}
+
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
         if unavailable(&e) {
-            StoreError::Unavailable(e.into())
+            StoreError::Unavailable(with_cause(e))
         } else if e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) {
             // 57014: cancelled by statement_timeout.
             StoreError::Busy(e.into())

@@ -10,6 +10,7 @@ mod kit;
 mod auth;
 mod check;
 mod config;
+mod database_tls;
 mod dev;
 mod docs;
 mod failure_log;
