@@ -1,5 +1,5 @@
 //! What maia does, apart from HTTP: answer a question (or an OpenAI client's chat
-//! completion) and keep it, read and forget the history, list the personas. Handlers
+//! completion) and keep it, read and forget the history, keep the personas. Handlers
 //! parse, call one of these, and respond.
 
 mod answer;
