@@ -13,5 +13,5 @@ pub use completion::{Completion, Sampling, Speaker, Turn};
 pub use conversation::{ConversationChange, NewConversation, Title};
 pub use cursor::PageCursor;
 pub use document::{parse_k, DocumentInput, MAX_DOCUMENT_BYTES};
-pub use persona::{NewPersona, PersonaText};
+pub use persona::{NewPersona, PersonaText, ShippedPersona, SHIPPED_PERSONAS};
 pub use question::{Consult, Mode, ModelName, PersonaName, Query, Question, ValidationError};

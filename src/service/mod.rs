@@ -33,6 +33,7 @@ pub use error::ServiceError;
 pub use history::TracePage;
 pub use knowledge::{set_up_knowledge, DocumentPage, DocumentView, Outcome, PutDocument};
 pub use library::{Library, Progress};
+pub use personas::reset_shipped_personas;
 pub use query::Answered;
 pub use services::Services;
 pub use throttle::Throttle;

@@ -1,10 +1,10 @@
 //! The personas a question can be asked with: listed, added, rewritten and deleted by the
-//! owner.
+//! owner, and the shipped ones restored (`maia personas reset`).
 
 use super::error::ServiceError;
 use super::services::Services;
-use crate::domain::{NewPersona, PersonaName, PersonaText};
-use crate::store::{self, Persona};
+use crate::domain::{NewPersona, PersonaName, PersonaText, ShippedPersona, SHIPPED_PERSONAS};
+use crate::store::{self, Db, Persona};
 
 impl Services {
     pub async fn personas(&self) -> Result<Vec<Persona>, ServiceError> {
@@ -57,12 +57,39 @@ impl Services {
     }
 }
 
+/// Restores the shipped personas to their shipped text, adding back those deleted, in one
+/// transaction; other personas stay as they are. The names of those it changed.
+pub async fn reset_shipped_personas(db: &Db) -> Result<Vec<&'static str>, ServiceError> {
+    let work = async {
+        let mut conn = db.conn().await?;
+        let tx = conn.transaction().await?;
+        let mut restored = Vec::new();
+        for shipped in &SHIPPED_PERSONAS {
+            if store::restore_persona(&*tx, &shipped_row(shipped)).await? {
+                restored.push(shipped.name);
+            }
+        }
+        tx.commit().await?;
+        Ok(restored)
+    };
+    Ok(db.bounded(work).await?)
+}
+
 fn row(name: &PersonaName, text: PersonaText) -> Persona {
     Persona {
         name: name.as_str().to_string(),
         display_name: text.display_name,
         description: text.description,
         system_prompt: text.system_prompt,
+    }
+}
+
+fn shipped_row(shipped: &ShippedPersona) -> Persona {
+    Persona {
+        name: shipped.name.to_string(),
+        display_name: shipped.display_name.to_string(),
+        description: shipped.description.to_string(),
+        system_prompt: shipped.system_prompt.to_string(),
     }
 }
 

@@ -32,7 +32,8 @@ pub use migrations::{
     SchemaMismatch, READY_WAIT,
 };
 pub use personas::{
-    delete_persona, find_persona, insert_persona, list_personas, replace_persona, Persona,
+    delete_persona, find_persona, insert_persona, list_personas, replace_persona, restore_persona,
+    Persona,
 };
 pub use pool::{connect, Db};
 pub use tokens::{

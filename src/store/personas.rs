@@ -105,3 +105,26 @@ pub async fn delete_persona(db: &impl GenericClient, name: &str) -> Result<bool,
         .await?;
     Ok(n > 0)
 }
+
+/// Makes the persona of `persona.name` exactly `persona`, adding it if it is gone; true
+/// when that changed anything.
+#[tracing::instrument(skip_all)]
+pub async fn restore_persona(
+    db: &impl GenericClient,
+    persona: &Persona,
+) -> Result<bool, StoreError> {
+    let row = db
+        .query_opt(
+            "INSERT INTO personas (name, display_name, description, system_prompt) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET display_name = EXCLUDED.display_name, \
+             description = EXCLUDED.description, system_prompt = EXCLUDED.system_prompt \
+             WHERE (personas.display_name, personas.description, personas.system_prompt) \
+             IS DISTINCT FROM \
+             (EXCLUDED.display_name, EXCLUDED.description, EXCLUDED.system_prompt) \
+             RETURNING name",
+            &columns(persona),
+        )
+        .await?;
+    Ok(row.is_some())
+}

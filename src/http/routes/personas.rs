@@ -121,7 +121,7 @@ pub async fn create(
 /// Rewrite a persona
 ///
 /// Its display name, description and system prompt are replaced; a shipped persona may be
-/// rewritten too.
+/// rewritten too (`maia personas reset` restores the shipped text).
 #[utoipa::path(
     put,
     path = "/api/personas/{name}",
