@@ -257,6 +257,20 @@ async fn a_field_blank_past_its_limit_or_on_two_lines_is_422_naming_it() {
     app.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rewrite_keeps_the_name_and_refuses_a_new_one() {
+    let app = TestApp::spawn().await;
+    let socratic = listed(&app, "socratic").await;
+
+    let renamed = with(rewritten("x"), "name", "oracle");
+    let answer = as_admin(&app, Method::PUT, "/api/personas/socratic", Some(&renamed)).await;
+
+    assert_refused(&answer, 422, "validation_failed", "unknown field \"name\"");
+    assert_eq!(listed(&app, "socratic").await, socratic);
+    assert_eq!(listed(&app, "oracle").await, None);
+    app.stop().await;
+}
+
 /// What Ollama was last asked with as its system prompt.
 fn last_system_prompt(app: &TestApp) -> Value {
     let chats = app.ollama.chat_requests();
