@@ -7,6 +7,7 @@ mod exit;
 mod healthcheck;
 mod import;
 mod migrate;
+mod personas;
 mod runtime;
 mod serve;
 mod show_config;
@@ -80,6 +81,9 @@ pub enum Command {
     /// Import, list, remove and re-embed the owner's documents (knowledge).
     #[command(subcommand)]
     Docs(docs::DocsCommand),
+    /// Restore the shipped personas.
+    #[command(subcommand)]
+    Personas(personas::PersonasCommand),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -123,5 +127,6 @@ fn dispatch(command: Command, settings: Settings) -> ExitCode {
         Command::Dev { data_dir, fresh } => dev::run(settings, &data_dir, fresh),
         Command::Token(command) => token::run(&settings, command),
         Command::Docs(command) => docs::run(&settings, command),
+        Command::Personas(command) => personas::run(&settings, command),
     }
 }

@@ -5,6 +5,7 @@ mod completion;
 mod conversation;
 mod cursor;
 mod document;
+mod persona;
 mod question;
 
 pub use access::{Scope, Scopes, TokenHash, TokenName, TokenSecret};
@@ -12,4 +13,5 @@ pub use completion::{Completion, Sampling, Speaker, Turn};
 pub use conversation::{ChangeFields, ConversationChange, NewConversation, Title};
 pub use cursor::PageCursor;
 pub use document::{parse_k, DocumentInput, MAX_DOCUMENT_BYTES};
+pub use persona::{NewPersona, PersonaText, ShippedPersona, SHIPPED_PERSONAS};
 pub use question::{Consult, Mode, ModelName, PersonaName, Query, Question, ValidationError};

@@ -17,6 +17,9 @@ pub enum ValidationError {
     UnknownMode(String),
     #[error("persona {0:?} is not a valid persona name (lowercase letters, digits, '-' and '_')")]
     BadPersonaName(String),
+    /// A persona's display name, description or system prompt that cannot be one.
+    #[error("persona is not valid: {0}")]
+    BadPersona(String),
     #[error(
         "model {0:?} is not a valid model name: use letters, digits, '.', '_', '-', ':' and \
          '/', at most {MAX_MODEL_NAME_BYTES} characters, no part between slashes empty or \

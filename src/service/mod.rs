@@ -1,5 +1,5 @@
 //! What maia does, apart from HTTP: answer a question (or an OpenAI client's chat
-//! completion) and keep it, read and forget the history, list the personas. Handlers
+//! completion) and keep it, read and forget the history, keep the personas. Handlers
 //! parse, call one of these, and respond.
 
 mod answer;
@@ -33,6 +33,7 @@ pub use error::ServiceError;
 pub use history::TracePage;
 pub use knowledge::{set_up_knowledge, DocumentPage, DocumentView, Outcome, PutDocument};
 pub use library::{Library, Progress};
+pub use personas::reset_shipped_personas;
 pub use query::Answered;
 pub use services::Services;
 pub use throttle::Throttle;

@@ -31,7 +31,10 @@ pub use migrations::{
     embedded_migrations, migrate, migrate_when_ready, migration_status, Migration, MigrationStatus,
     SchemaMismatch, READY_WAIT,
 };
-pub use personas::{find_persona, list_personas, Persona};
+pub use personas::{
+    delete_persona, find_persona, insert_persona, list_personas, replace_persona, restore_persona,
+    Persona,
+};
 pub use pool::{connect, Db};
 pub use tokens::{
     delete_session, find_session, find_token, insert_session, insert_token, list_tokens,

@@ -1,6 +1,7 @@
 //! `personas`: the system prompts a question can be asked with.
 
 use serde::Serialize;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Row};
 use utoipa::ToSchema;
 
@@ -51,4 +52,79 @@ pub async fn find_persona(
         )
         .await?;
     Ok(row.as_ref().map(Persona::from))
+}
+
+/// `persona`'s columns, in the order each statement below names them.
+fn columns(persona: &Persona) -> [&(dyn ToSql + Sync); 4] {
+    [
+        &persona.name,
+        &persona.display_name,
+        &persona.description,
+        &persona.system_prompt,
+    ]
+}
+
+/// Adds `persona`; false when one of its name exists already.
+#[tracing::instrument(skip_all)]
+pub async fn insert_persona(
+    db: &impl GenericClient,
+    persona: &Persona,
+) -> Result<bool, StoreError> {
+    let row = db
+        .query_opt(
+            "INSERT INTO personas (name, display_name, description, system_prompt) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING RETURNING name",
+            &columns(persona),
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Gives the persona of `persona.name` its text; false when there is none of that name.
+#[tracing::instrument(skip_all)]
+pub async fn replace_persona(
+    db: &impl GenericClient,
+    persona: &Persona,
+) -> Result<bool, StoreError> {
+    let n = db
+        .execute(
+            "UPDATE personas SET display_name = $2, description = $3, system_prompt = $4 \
+             WHERE name = $1",
+            &columns(persona),
+        )
+        .await?;
+    Ok(n > 0)
+}
+
+/// Returns whether a persona was deleted. Traces and conversations name their persona
+/// as text, with no foreign key: they keep the name.
+#[tracing::instrument(skip_all)]
+pub async fn delete_persona(db: &impl GenericClient, name: &str) -> Result<bool, StoreError> {
+    let n = db
+        .execute("DELETE FROM personas WHERE name = $1", &[&name])
+        .await?;
+    Ok(n > 0)
+}
+
+/// Makes the persona of `persona.name` exactly `persona`, adding it if it is gone; true
+/// when that changed anything.
+#[tracing::instrument(skip_all)]
+pub async fn restore_persona(
+    db: &impl GenericClient,
+    persona: &Persona,
+) -> Result<bool, StoreError> {
+    let row = db
+        .query_opt(
+            "INSERT INTO personas (name, display_name, description, system_prompt) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET display_name = EXCLUDED.display_name, \
+             description = EXCLUDED.description, system_prompt = EXCLUDED.system_prompt \
+             WHERE (personas.display_name, personas.description, personas.system_prompt) \
+             IS DISTINCT FROM \
+             (EXCLUDED.display_name, EXCLUDED.description, EXCLUDED.system_prompt) \
+             RETURNING name",
+            &columns(persona),
+        )
+        .await?;
+    Ok(row.is_some())
 }

@@ -11,15 +11,18 @@ use crate::kit::tokens::{
 };
 use crate::kit::{decode, error_code, fresh_database, settings, start_ollama, TestApp};
 
-/// Every route behind the door, with the scope it needs (the deletions last).
+/// Every route behind the door, with the scope it needs (the deletions after what they
+/// delete).
 fn routes(
     trace_id: &str,
     conversation: &str,
     document: &str,
+    persona: &str,
 ) -> Vec<(Method, String, &'static str, Option<Value>)> {
     let conversation = format!("/api/conversations/{conversation}");
     let document = format!("/api/documents/{document}");
-    vec![
+    let trace = format!("/api/traces/{trace_id}");
+    let mut routes = vec![
         (
             Method::POST,
             "/api/consciousness/query".into(),
@@ -27,7 +30,7 @@ fn routes(
             Some(json!({"query": "hi"})),
         ),
         (Method::GET, "/api/traces".into(), "read", None),
-        (Method::GET, format!("/api/traces/{trace_id}"), "read", None),
+        (Method::GET, trace.clone(), "read", None),
         (Method::GET, "/api/personas".into(), "read", None),
         (
             Method::POST,
@@ -49,12 +52,7 @@ fn routes(
             "query",
             Some(json!({"content": "hi"})),
         ),
-        (
-            Method::DELETE,
-            format!("/api/traces/{trace_id}"),
-            "admin",
-            None,
-        ),
+        (Method::DELETE, trace, "admin", None),
         (
             Method::POST,
             "/api/documents".into(),
@@ -75,6 +73,21 @@ fn routes(
                 json!({"model": crate::kit::MODEL, "messages": [{"role": "user", "content": "hi"}]}),
             ),
         ),
+    ];
+    routes.extend(persona_routes(persona));
+    routes
+}
+
+/// Adding, rewriting and deleting the persona `name`, in that order.
+fn persona_routes(name: &str) -> [(Method, String, &'static str, Option<Value>); 3] {
+    let one = format!("/api/personas/{name}");
+    let text = json!({"display_name": "M", "description": "", "system_prompt": "m"});
+    let mut new = text.clone();
+    new["name"] = json!(name);
+    [
+        (Method::POST, "/api/personas".into(), "admin", Some(new)),
+        (Method::PUT, one.clone(), "admin", Some(text)),
+        (Method::DELETE, one, "admin", None),
     ]
 }
 
@@ -93,7 +106,7 @@ const OPEN: [&str; 5] = [
 async fn the_matrix_covers_every_route_the_document_lists() {
     let app = TestApp::spawn().await;
     let (_, document) = app.get("/api/openapi.json").await;
-    let matrix: Vec<(String, String, &str)> = routes("{id}", "{id}", "{id}")
+    let matrix: Vec<(String, String, &str)> = routes("{id}", "{id}", "{id}", "{name}")
         .into_iter()
         .map(|(method, path, scope, _)| {
             let path = path.split('?').next().unwrap_or_default().to_string();
@@ -217,7 +230,7 @@ async fn every_route_refuses_each_bad_credential_and_serves_the_right_scope() {
     expire(&app.db_url, &expired).await;
 
     let mut checked = 0;
-    for (method, path, scope, body) in routes(&trace_id, &conversation, &document) {
+    for (method, path, scope, body) in routes(&trace_id, &conversation, &document, "matrix") {
         let (wrong, right) = scoped_tokens(&app, scope).await;
         let cases = [
             Case::NoToken,
@@ -252,7 +265,7 @@ async fn every_route_refuses_each_bad_credential_and_serves_the_right_scope() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 126, "18 routes × 7 credentials");
+    assert_eq!(checked, 147, "21 routes × 7 credentials");
     app.stop().await;
 }
 

@@ -20,6 +20,7 @@ mod migrations;
 mod ollama_stream;
 mod openai;
 mod openapi;
+mod personas;
 mod query;
 mod session;
 mod shutdown;

@@ -1,8 +1,8 @@
 //! CLI tests: the `maia` binary as a process, as users and service managers run it, against
-//! a real PostgreSQL cluster of the test binary's own and a fake Ollama. `maia config`, `check`,
-//! `migrate`, `healthcheck`, `dev`, and `serve` (over a unix socket, refusing a public
-//! database, answering the official `openai` Python client). The API in-process is
-//! `tests/api`.
+//! a real PostgreSQL cluster of the test binary's own and a fake Ollama. `maia config`,
+//! `check`, `migrate`, `healthcheck`, `dev`, `token`, `personas`, and `serve` (over a unix
+//! socket, refusing a public database, answering the official `openai` Python client). The
+//! API in-process is `tests/api`.
 
 #[path = "../kit/mod.rs"]
 mod kit;
@@ -20,6 +20,7 @@ mod logs;
 mod migrate;
 mod openai_sdk;
 mod openapi;
+mod personas;
 mod sovereignty;
 mod token;
 mod unix_socket;

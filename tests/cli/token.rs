@@ -4,7 +4,7 @@ use std::process::Output;
 
 use crate::kit::process::{output, text};
 use crate::kit::tokens::sha256;
-use crate::kit::{fresh_database, maia, Database, Scratch};
+use crate::kit::{fresh_database, maia, migrated_database, Database, Scratch};
 
 /// `maia token ARGS` against `db`.
 async fn token(db: &Database, args: &[&str]) -> Output {
@@ -24,27 +24,13 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-async fn migrated() -> Database {
-    let db = fresh_database().await;
-    maia::migrate(&maia_settings(&db).database)
-        .await
-        .expect("migrate");
-    db
-}
-
-fn maia_settings(db: &Database) -> maia::Settings {
-    let mut s = maia::Settings::default();
-    s.database.url = maia::Secret::new(db.url.as_str());
-    s
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_prints_the_token_alone_and_list_never_shows_it() {
-    let db = migrated().await;
+    let db = migrated_database().await;
 
     let created = token(&db, &["create", "--name", "laptop"]).await;
     let listed = token(&db, &["list"]).await;
@@ -97,7 +83,7 @@ async fn create_prints_the_token_alone_and_list_never_shows_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scopes_expiry_and_revocation() {
-    let db = migrated().await;
+    let db = migrated_database().await;
 
     let bad_scope = token(&db, &["create", "--name", "x", "--scopes", "read,write"]).await;
     let bad_name = token(&db, &["create", "--name", "Not A Name"]).await;
@@ -151,7 +137,7 @@ async fn scopes_expiry_and_revocation() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_from_a_file_is_stored_once_and_a_different_one_is_refused() {
-    let db = migrated().await;
+    let db = migrated_database().await;
     let scratch = Scratch::new("token-file");
     let file = scratch.path("token");
     let secret = crate::kit::tokens::new_token_text();

@@ -54,6 +54,15 @@ pub async fn fresh_database() -> Database {
     database_in(shared_cluster()).await
 }
 
+/// A new database in the shared cluster, migrated as `maia migrate` does it.
+pub async fn migrated_database() -> Database {
+    let db = fresh_database().await;
+    let mut settings = maia::Settings::default();
+    settings.database.url = maia::Secret::new(db.url.as_str());
+    maia::migrate(&settings.database).await.expect("migrate");
+    db
+}
+
 /// A new, empty database in `cluster`.
 pub async fn database_in(cluster: &Cluster) -> Database {
     let name = format!("test_{}", uuid::Uuid::new_v4().simple());

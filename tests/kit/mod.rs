@@ -6,7 +6,7 @@
 //!
 //! - [`database`]: the test binary's PostgreSQL cluster (one per binary, removed when the
 //!   binary exits), a cluster of one's own for tests that stop it, a fresh database per
-//!   test, a `psql` client and the migration history.
+//!   test (or one migrated already), a `psql` client and the migration history.
 //! - [`settings`]: settings for an app on a free loopback port against a database and a
 //!   fake Ollama, with short timeouts.
 //! - [`app`]: [`TestApp`], the application in-process on such settings.
@@ -72,7 +72,7 @@ pub mod tokens;
 pub mod traces;
 
 pub use app::TestApp;
-pub use database::{fresh_database, psql, Database};
+pub use database::{fresh_database, migrated_database, psql, Database};
 pub use fake_ollama::{Behavior, FakeOllama};
 pub use http::{decode, error_code, free_port, http_client, wait_for_200, wait_until};
 pub use process::{maia, Process};

@@ -27,6 +27,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     [
         open_and_session(),
         asking_and_history(),
+        personas(),
         conversations(),
         knowledge(),
         openai(),
@@ -61,7 +62,21 @@ fn asking_and_history() -> Vec<Endpoint> {
         Endpoint::new(M::GET, "/api/traces", Needs(Scope::Read), traces::list),
         Endpoint::new(M::GET, trace, Needs(Scope::Read), traces::get),
         Endpoint::new(M::DELETE, trace, Needs(Scope::Admin), traces::delete),
-        Endpoint::new(M::GET, "/api/personas", Needs(Scope::Read), personas::list),
+    ]
+}
+
+/// The personas: anyone who may read lists them, only the owner (`admin`) changes them.
+fn personas() -> Vec<Endpoint> {
+    use personas::{create, delete, list, replace};
+    use Access::Needs;
+    use Method as M;
+    let all = "/api/personas";
+    let one = "/api/personas/{name}";
+    vec![
+        Endpoint::new(M::GET, all, Needs(Scope::Read), list),
+        Endpoint::new(M::POST, all, Needs(Scope::Admin), create),
+        Endpoint::new(M::PUT, one, Needs(Scope::Admin), replace),
+        Endpoint::new(M::DELETE, one, Needs(Scope::Admin), delete),
     ]
 }
 
