@@ -144,10 +144,12 @@ async fn sign_in_ask_watch_it_stream_stop_it_and_sign_out() {
         whole,
         "echo: one two three four five six seven eight nine ten"
     );
-    assert_eq!(
-        browser.text("#conversation-list li").await,
-        "one two three four five six seven eight nine ten"
-    );
+    // The list is read again once the answer ends: the conversation is named after it.
+    listed(
+        &browser,
+        &["one two three four five six seven eight nine ten"],
+    )
+    .await;
 
     stop_mid_answer(&browser, &app).await;
 
