@@ -136,7 +136,7 @@ fn openai() -> Vec<Endpoint> {
 /// per worker: rendering takes a few MB for a moment, which a worker's allocator arena
 /// would then keep.
 pub fn api_document() -> web::Data<openapi::ApiDocument> {
-    web::Data::new(openapi::ApiDocument::render(&endpoints()))
+    web::Data::new(openapi::ApiDocument::of(endpoints))
 }
 
 /// Registers every endpoint, one resource per path; the OpenAPI document comes as app data
