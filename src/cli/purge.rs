@@ -57,7 +57,7 @@ async fn purge(settings: &Settings, dry_run: bool) -> anyhow::Result<()> {
 
 fn print_cutoffs(settings: &Settings, cutoffs: &Cutoffs) {
     let days = &settings.retention;
-    let line = |key: &str, n: u32, what: &str, cutoff: Option<DateTime<Utc>>| match cutoff {
+    let line = |key: &str, n: i64, what: &str, cutoff: Option<DateTime<Utc>>| match cutoff {
         Some(at) => println!(
             "{key} = {n}: {what} before {} go",
             at.format("%Y-%m-%d %H:%M:%S UTC")

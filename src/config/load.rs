@@ -524,7 +524,10 @@ mod tests {
         assert_eq!(set.retention.traces_days, 30);
         let error = |var: &str, value: &str| load(&env(&[(var, value)])).unwrap_err().to_string();
         let negative = error("MAIA_RETENTION__TRACES_DAYS", "-1");
-        assert!(negative.contains("retention.traces_days"), "{negative}");
+        assert!(
+            negative.contains("retention.traces_days must be between 0 (keep forever)"),
+            "{negative}"
+        );
         let huge = error("MAIA_RETENTION__CONVERSATIONS_DAYS", "36501");
         assert!(
             huge.contains(

@@ -153,28 +153,30 @@ pub struct AuthSettings {
 #[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetentionSettings {
+    // Signed, so that a negative number is refused in `validate` with the key's range
+    // rather than as "expected u32".
     /// Days a trace is kept (by when it was made); 0: forever. A conversation's answers
     /// keep their text when their traces go.
-    pub traces_days: u32,
+    pub traces_days: i64,
     /// Days a conversation is kept after its last message, with its messages and the
     /// traces of its exchanges; 0: forever.
-    pub conversations_days: u32,
+    pub conversations_days: i64,
     /// Seconds between two purges of `maia serve` (the first comes a minute after start,
     /// or sooner when this is shorter).
     #[default = 3600]
-    pub interval_seconds: u64,
+    pub interval_seconds: i64,
     /// Rows deleted in one transaction: a batch holds its locks only briefly.
     #[default = 1000]
-    pub batch_size: u32,
+    pub batch_size: i64,
 }
 
 /// The longest retention, in days (about a century): anything longer is a mistake, and
 /// 0 already means forever.
-pub const MAX_RETENTION_DAYS: u32 = 36_500;
+pub const MAX_RETENTION_DAYS: i64 = 36_500;
 /// The largest purge batch: beyond it, a batch's locks and its transaction grow long.
-pub const MAX_PURGE_BATCH: u32 = 100_000;
+pub const MAX_PURGE_BATCH: i64 = 100_000;
 /// The longest time between purges: a week.
-pub const MAX_PURGE_INTERVAL_SECONDS: u64 = 7 * 24 * 3600;
+pub const MAX_PURGE_INTERVAL_SECONDS: i64 = 7 * 24 * 3600;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase", try_from = "String")]
@@ -333,15 +335,15 @@ impl Settings {
         Ok(())
     }
 
-    /// Days, batches and the interval within sense: a negative number is already refused
-    /// by its type, and `traces_days = 100000` is a typo, not a policy.
+    /// Days, batches and the interval within sense: `traces_days = -1` or `100000` is a
+    /// typo, not a policy.
     fn validate_retention(&self) -> Result<(), InvalidSettings> {
         let retention = &self.retention;
         for (key, days) in [
             ("retention.traces_days", retention.traces_days),
             ("retention.conversations_days", retention.conversations_days),
         ] {
-            if days > MAX_RETENTION_DAYS {
+            if !(0..=MAX_RETENTION_DAYS).contains(&days) {
                 return Err(InvalidSettings(format!(
                     "{key} must be between 0 (keep forever) and {MAX_RETENTION_DAYS} days, \
                      not {days}"

@@ -28,8 +28,10 @@ pub const FIRST_RUN_AFTER: Duration = Duration::from_secs(60);
 #[derive(Clone)]
 pub struct Retention {
     db: Db,
-    traces_days: u32,
-    conversations_days: u32,
+    /// Validated by the settings: 0 (forever) to 36500.
+    traces_days: i64,
+    conversations_days: i64,
+    /// At least 1.
     batch_size: i64,
     interval: Duration,
 }
@@ -60,8 +62,8 @@ impl Retention {
             db,
             traces_days: settings.traces_days,
             conversations_days: settings.conversations_days,
-            batch_size: settings.batch_size.into(),
-            interval: Duration::from_secs(settings.interval_seconds),
+            batch_size: settings.batch_size.max(1),
+            interval: Duration::from_secs(settings.interval_seconds.unsigned_abs().max(1)),
         }
     }
 
@@ -72,7 +74,7 @@ impl Retention {
 
     /// The cutoffs as of `now`.
     pub fn cutoffs(&self, now: DateTime<Utc>) -> Cutoffs {
-        let before = |days: u32| (days > 0).then(|| now - chrono::Duration::days(days.into()));
+        let before = |days: i64| (days > 0).then(|| now - chrono::Duration::days(days));
         Cutoffs {
             traces: before(self.traces_days),
             conversations: before(self.conversations_days),

@@ -12,8 +12,8 @@ use crate::kit::{wait_until, TestApp};
 /// An app purging every second with these retentions, and a conversation in it where
 /// `question` was answered: its id.
 async fn app_with_a_conversation(
-    traces_days: u32,
-    conversations_days: u32,
+    traces_days: i64,
+    conversations_days: i64,
     question: &str,
 ) -> (TestApp, String) {
     let app = TestApp::spawn_configured(|s| {

@@ -177,7 +177,11 @@ async fn without_retention_nothing_is_set_to_expire() {
 async fn nonsense_retention_is_a_configuration_error() {
     let db = migrated_database().await;
     for (var, value, said) in [
-        ("MAIA_RETENTION__TRACES_DAYS", "-1", "retention.traces_days"),
+        (
+            "MAIA_RETENTION__TRACES_DAYS",
+            "-1",
+            "retention.traces_days must be between 0",
+        ),
         (
             "MAIA_RETENTION__CONVERSATIONS_DAYS",
             "100000",
