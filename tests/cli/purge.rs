@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::kit::database::count_rows;
 use crate::kit::process::{output, serve_when_ready, text};
 use crate::kit::retention::{remaining, seed_conversation, seed_trace};
-use crate::kit::{maia, migrated_database, wait_until, Database};
+use crate::kit::{maia, migrated_database, psql, wait_until, Database, FakeOllama, Process};
 
 /// `maia purge ARGS` against `db` with `env` (retention's settings).
 async fn purge(db: &Database, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -204,23 +204,35 @@ async fn nonsense_retention_is_a_configuration_error() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_running_server_purges_on_its_interval_logs_it_and_stops_promptly() {
-    let db = migrated_database().await;
+/// `maia serve` on `db`, keeping traces 30 days and purging every second, once ready (with
+/// the fake Ollama it was given, held while it serves).
+async fn purging_server(db: &Database) -> (Process, FakeOllama) {
     let ollama = crate::kit::start_ollama().await;
-    let old = seed_trace(&db.url, 31).await;
-    let recent = seed_trace(&db.url, 1).await;
     let env = [
         THIRTY_AND_NINETY_DAYS,
         &[("MAIA_RETENTION__INTERVAL_SECONDS", "1")],
     ]
     .concat();
+    let (server, _) = serve_when_ready(&db.url, &ollama.url(), 10, &env).await;
+    (server, ollama)
+}
 
-    let (mut server, _) = serve_when_ready(&db.url, &ollama.url(), 10, &env).await;
-    let purged = wait_until(Duration::from_secs(20), || async {
-        server.log().contains("retention: purged")
+/// Whether `server` logs `line` within 20 s.
+async fn logs(server: &Process, line: &str) -> bool {
+    wait_until(Duration::from_secs(20), || async {
+        server.log().contains(line)
     })
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_server_purges_on_its_interval_logs_it_and_stops_promptly() {
+    let db = migrated_database().await;
+    let old = seed_trace(&db.url, 31).await;
+    let recent = seed_trace(&db.url, 1).await;
+
+    let (mut server, _ollama) = purging_server(&db).await;
+    let purged = logs(&server, "retention: purged").await;
 
     assert!(purged, "no purge logged: {}", server.log());
     assert!(
@@ -235,4 +247,26 @@ async fn a_running_server_purges_on_its_interval_logs_it_and_stops_promptly() {
         BTreeSet::from([recent])
     );
     server.assert_stops_cleanly(Duration::from_secs(3)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_purge_that_fails_is_logged_and_the_next_one_runs() {
+    let db = migrated_database().await;
+    let (server, _ollama) = purging_server(&db).await;
+    let rename = |from: &str, to: &str| format!("ALTER TABLE {from} RENAME TO {to}");
+    let sql = psql(&db.url).await;
+
+    sql.batch_execute(&rename("consciousness_traces", "traces_away"))
+        .await
+        .unwrap();
+    let failed = logs(&server, "retention: the purge failed").await;
+    sql.batch_execute(&rename("traces_away", "consciousness_traces"))
+        .await
+        .unwrap();
+    seed_trace(&db.url, 31).await;
+    let purged_after = logs(&server, "and 1 trace(s)").await;
+
+    assert!(failed, "no failure logged: {}", server.log());
+    assert!(purged_after, "no purge after the failure: {}", server.log());
+    assert_eq!(count_rows(&db.url, "consciousness_traces").await, 0);
 }
