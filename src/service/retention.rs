@@ -204,8 +204,13 @@ impl Retention {
     }
 }
 
-/// The log line of a purge: counts per kind.
+/// The log line of a purge: counts per kind. A purge that found nothing says so at debug,
+/// not every hour at info.
 fn log_purged(purged: &Purged) {
+    if purged.conversations == 0 && purged.traces == 0 {
+        tracing::debug!(batches = purged.batches, "retention: nothing to purge");
+        return;
+    }
     tracing::info!(
         conversations = purged.conversations,
         messages = purged.messages,
