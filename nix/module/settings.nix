@@ -146,6 +146,25 @@ in
             default = "pretty";
             description = "Log line format (the journal keeps either).";
           };
+          retention.traces_days = mkOption {
+            type = types.nullOr (types.ints.between 0 36500);
+            default = null;
+            example = 30;
+            description = ''
+              Days a trace is kept; `maia serve` purges older ones. `0` keeps them forever, as
+              does null (maia's own default). See the README's Retention section.
+            '';
+          };
+          retention.conversations_days = mkOption {
+            type = types.nullOr (types.ints.between 0 36500);
+            default = null;
+            example = 365;
+            description = ''
+              Days a conversation is kept after its last message; then it is purged with its
+              messages and the traces of its exchanges. `0` keeps them forever, as does null
+              (maia's own default).
+            '';
+          };
         };
       };
     };

@@ -8,6 +8,7 @@ mod healthcheck;
 mod import;
 mod migrate;
 mod personas;
+mod purge;
 mod runtime;
 mod serve;
 mod show_config;
@@ -84,6 +85,12 @@ pub enum Command {
     /// Restore the shipped personas.
     #[command(subcommand)]
     Personas(personas::PersonasCommand),
+    /// Delete the traces and conversations retention lets expire, now.
+    Purge {
+        /// Show what would be deleted, and the cutoffs, deleting nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -128,5 +135,6 @@ fn dispatch(command: Command, settings: Settings) -> ExitCode {
         Command::Token(command) => token::run(&settings, command),
         Command::Docs(command) => docs::run(&settings, command),
         Command::Personas(command) => personas::run(&settings, command),
+        Command::Purge { dry_run } => purge::run(&settings, dry_run),
     }
 }

@@ -511,6 +511,33 @@ mod tests {
     }
 
     #[test]
+    fn retention_keeps_everything_by_default_and_refuses_nonsense() {
+        let s = load(&env(&[])).unwrap().settings;
+        assert_eq!(
+            (s.retention.traces_days, s.retention.conversations_days),
+            (0, 0),
+            "0: forever"
+        );
+        let set = load(&env(&[("MAIA_RETENTION__TRACES_DAYS", "30")]))
+            .unwrap()
+            .settings;
+        assert_eq!(set.retention.traces_days, 30);
+        let error = |var: &str, value: &str| load(&env(&[(var, value)])).unwrap_err().to_string();
+        let negative = error("MAIA_RETENTION__TRACES_DAYS", "-1");
+        assert!(
+            negative.contains("retention.traces_days must be between 0 (keep forever)"),
+            "{negative}"
+        );
+        let huge = error("MAIA_RETENTION__CONVERSATIONS_DAYS", "36501");
+        assert!(
+            huge.contains(
+                "retention.conversations_days must be between 0 (keep forever) and 36500"
+            ),
+            "{huge}"
+        );
+    }
+
+    #[test]
     fn allow_hosts_is_a_comma_separated_list_in_the_environment() {
         let s = load(&env(&[(
             "MAIA_SOVEREIGNTY__ALLOW_HOSTS",

@@ -14,5 +14,5 @@ pub use load::{load, SettingsError, Sources};
 pub use secret::Secret;
 pub use settings::{
     redacted_http_url, AuthSettings, KnowledgeSettings, LogFormat, LogSettings, OllamaSettings,
-    Settings,
+    RetentionSettings, Settings,
 };

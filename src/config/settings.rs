@@ -22,6 +22,7 @@ pub struct Settings {
     pub knowledge: KnowledgeSettings,
     pub sovereignty: SovereigntySettings,
     pub auth: AuthSettings,
+    pub retention: RetentionSettings,
     pub log: LogSettings,
 }
 
@@ -149,6 +150,34 @@ pub struct AuthSettings {
     pub requests_per_minute: u32,
 }
 
+#[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    // Signed, so that a negative number is refused in `validate` with the key's range
+    // rather than as "expected u32".
+    /// Days a trace is kept (by when it was made); 0: forever. A conversation's answers
+    /// keep their text when their traces go.
+    pub traces_days: i64,
+    /// Days a conversation is kept after its last message, with its messages and the
+    /// traces of its exchanges; 0: forever.
+    pub conversations_days: i64,
+    /// Seconds between two purges of `maia serve` (the first comes a minute after start,
+    /// or sooner when this is shorter).
+    #[default = 3600]
+    pub interval_seconds: i64,
+    /// Rows deleted in one transaction: a batch holds its locks only briefly.
+    #[default = 1000]
+    pub batch_size: i64,
+}
+
+/// The longest retention, in days (about a century): anything longer is a mistake, and
+/// 0 already means forever.
+pub const MAX_RETENTION_DAYS: i64 = 36_500;
+/// The largest purge batch: beyond it, a batch's locks and its transaction grow long.
+pub const MAX_PURGE_BATCH: i64 = 100_000;
+/// The longest time between purges: a week.
+pub const MAX_PURGE_INTERVAL_SECONDS: i64 = 7 * 24 * 3600;
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase", try_from = "String")]
 pub enum LogFormat {
@@ -209,6 +238,7 @@ impl Settings {
         let invalid = |m: String| Err(InvalidSettings(m));
         self.validate_http()?;
         self.validate_auth()?;
+        self.validate_retention()?;
         for (key, value) in [
             ("database.pool_size", self.database.pool_size as u64),
             ("database.connect_timeout", self.database.connect_timeout),
@@ -301,6 +331,37 @@ impl Settings {
                      as in llama3.2:3b or hf.co/user/model:q4)"
                 )));
             }
+        }
+        Ok(())
+    }
+
+    /// Days, batches and the interval within sense: `traces_days = -1` or `100000` is a
+    /// typo, not a policy.
+    fn validate_retention(&self) -> Result<(), InvalidSettings> {
+        let retention = &self.retention;
+        for (key, days) in [
+            ("retention.traces_days", retention.traces_days),
+            ("retention.conversations_days", retention.conversations_days),
+        ] {
+            if !(0..=MAX_RETENTION_DAYS).contains(&days) {
+                return Err(InvalidSettings(format!(
+                    "{key} must be between 0 (keep forever) and {MAX_RETENTION_DAYS} days, \
+                     not {days}"
+                )));
+            }
+        }
+        if !(1..=MAX_PURGE_BATCH).contains(&retention.batch_size) {
+            return Err(InvalidSettings(format!(
+                "retention.batch_size must be between 1 and {MAX_PURGE_BATCH}, not {}",
+                retention.batch_size
+            )));
+        }
+        if !(1..=MAX_PURGE_INTERVAL_SECONDS).contains(&retention.interval_seconds) {
+            return Err(InvalidSettings(format!(
+                "retention.interval_seconds must be between 1 and {MAX_PURGE_INTERVAL_SECONDS} \
+                 (a week), not {}",
+                retention.interval_seconds
+            )));
         }
         Ok(())
     }

@@ -17,7 +17,7 @@ use super::{
 use crate::config::Settings;
 use crate::health::HealthProbe;
 use crate::llm::{Llm, LlmSetupError};
-use crate::service::{Authenticator, Services, Throttle};
+use crate::service::{Authenticator, Retention, Services, Throttle};
 use crate::sovereignty::SovereigntyError;
 use crate::store::{self, Db, StoreError};
 
@@ -41,6 +41,8 @@ pub struct Application {
     server: Server,
     /// Kept past the server's end, to store the questions its shutdown cut off.
     services: Services,
+    /// Purges what expired while the server runs.
+    retention: Retention,
 }
 
 impl Application {
@@ -82,12 +84,14 @@ impl Application {
             .map_err(bind_error)?;
         let state = app_state(&settings)?;
         let services = state.services.clone();
+        let retention = services.retention(&settings.retention);
         let server = serve(&settings, state, listener).map_err(bind_error)?;
         tracing::info!(port, "maia {} listening", env!("CARGO_PKG_VERSION"));
         Ok(Self {
             port,
             server,
             services,
+            retention,
         })
     }
 
@@ -101,19 +105,24 @@ impl Application {
     }
 
     /// Serves until SIGTERM/SIGINT or the handle stops it; a signal stops gracefully:
-    /// no new connections, in-flight requests get `http.shutdown_grace` to finish.
+    /// no new connections, in-flight requests get `http.shutdown_grace` to finish. The
+    /// retention purge runs meanwhile, and stops with the first signal.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let services = self.services.clone();
+        let retention = self.retention.spawn();
+        let stop_retention = retention.stopper();
         let signals = tokio::spawn(async move {
             if let Some(name) = shutdown_signal().await {
                 tracing::info!("{name} received; finishing in-flight requests");
+                stop_retention();
                 services.begin_shutdown();
                 handle.stop(true).await;
             }
         });
         let result = self.server.await;
         signals.abort();
+        retention.stop().await;
         let cut_off = self.services.keep_unanswered().await;
         if cut_off > 0 {
             tracing::warn!(

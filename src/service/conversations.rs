@@ -209,8 +209,8 @@ impl Services {
         let work = async {
             let mut conn = self.db.conn().await?;
             let tx = conn.transaction().await?;
-            let traces = store::delete_conversation_traces(&*tx, id, owner).await?;
-            let deleted = store::delete_conversation(&*tx, id, owner).await?;
+            let traces = store::delete_conversation_traces(&*tx, &[id], owner).await?;
+            let deleted = store::delete_conversations(&*tx, &[id], owner).await? > 0;
             tx.commit().await?;
             Ok((deleted, traces))
         };

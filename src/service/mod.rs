@@ -18,6 +18,7 @@ mod knowledge;
 mod library;
 mod personas;
 mod query;
+mod retention;
 mod schema;
 mod services;
 mod shutdown;
@@ -35,6 +36,7 @@ pub use knowledge::{set_up_knowledge, DocumentPage, DocumentView, Outcome, PutDo
 pub use library::{Library, Progress};
 pub use personas::reset_shipped_personas;
 pub use query::Answered;
+pub use retention::{Cutoffs, Retention, RUN_BUDGET as RETENTION_RUN_BUDGET};
 pub use services::Services;
 pub use throttle::Throttle;
 pub use tokens::{create_token, import_token, list_tokens, revoke_token};

@@ -7,9 +7,10 @@ use super::embedder::{Embedder, KnowledgeWatch};
 use super::error::ServiceError;
 use super::gate::LlmGate;
 use super::in_flight::InFlight;
+use super::retention::Retention;
 use super::schema::SchemaWatch;
 use super::shutdown::StreamsEnd;
-use crate::config::Settings;
+use crate::config::{RetentionSettings, Settings};
 use crate::domain::{Mode, ModelName, ValidationError};
 use crate::llm::{model_present, Llm};
 use crate::store::Db;
@@ -80,6 +81,11 @@ impl Services {
     pub fn begin_shutdown(&self) {
         self.streams_end
             .begin(Duration::from_secs(self.shutdown_grace));
+    }
+
+    /// Retention on this database, as `settings` set it.
+    pub fn retention(&self, settings: &RetentionSettings) -> Retention {
+        Retention::new(self.db.clone(), settings)
     }
 
     /// Ok when the database's schema is exactly this binary's; otherwise what to do about

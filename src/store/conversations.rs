@@ -239,12 +239,12 @@ pub async fn update_conversation(
     Ok(row.as_ref().map(Conversation::from))
 }
 
-/// Deletes the traces of a conversation's exchanges (each points at its question); how
-/// many. Run with [`delete_conversation`] in one transaction.
+/// Deletes the traces of the exchanges of the conversations `ids` (each trace points at its
+/// question); how many. Run with [`delete_conversations`] in one transaction.
 #[tracing::instrument(skip_all)]
 pub async fn delete_conversation_traces(
     db: &impl GenericClient,
-    id: Uuid,
+    ids: &[Uuid],
     owner: Owner,
 ) -> Result<u64, StoreError> {
     let (anyone, token) = owner.params();
@@ -252,28 +252,27 @@ pub async fn delete_conversation_traces(
         .execute(
             "DELETE FROM consciousness_traces WHERE message_id IN \
              (SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id \
-              WHERE ($1 OR c.token_id IS NOT DISTINCT FROM $2) AND c.id = $3)",
-            &[&anyone, &token, &id],
+              WHERE ($1 OR c.token_id IS NOT DISTINCT FROM $2) AND c.id = ANY($3))",
+            &[&anyone, &token, &ids],
         )
         .await?)
 }
 
-/// Deletes a conversation and (by cascade) its messages; whether it was there.
+/// Deletes the conversations `ids` and (by cascade) their messages; how many there were.
 #[tracing::instrument(skip_all)]
-pub async fn delete_conversation(
+pub async fn delete_conversations(
     db: &impl GenericClient,
-    id: Uuid,
+    ids: &[Uuid],
     owner: Owner,
-) -> Result<bool, StoreError> {
+) -> Result<u64, StoreError> {
     let (anyone, token) = owner.params();
-    let n = db
+    Ok(db
         .execute(
             "DELETE FROM conversations c \
-             WHERE ($1 OR c.token_id IS NOT DISTINCT FROM $2) AND c.id = $3",
-            &[&anyone, &token, &id],
+             WHERE ($1 OR c.token_id IS NOT DISTINCT FROM $2) AND c.id = ANY($3)",
+            &[&anyone, &token, &ids],
         )
-        .await?;
-    Ok(n > 0)
+        .await?)
 }
 
 /// Idempotent on its id, so a retried exchange writes it once.

@@ -42,13 +42,16 @@ impl MigrationStatus {
     }
 }
 
-/// Migrations compiled into this binary.
+/// Migrations compiled into this binary, by version: refinery lists them in its own
+/// order, where V10 came before V1.
 pub fn embedded_migrations() -> Vec<Migration> {
-    embedded::migrations::runner()
+    let mut migrations: Vec<Migration> = embedded::migrations::runner()
         .get_migrations()
         .iter()
         .map(|m| (m.version(), m.name().to_string()))
-        .collect()
+        .collect();
+    migrations.sort_by_key(|m| m.0);
+    migrations
 }
 
 /// Applies pending migrations while holding an advisory lock on a dedicated connection,

@@ -8,12 +8,13 @@ mod knowledge;
 mod migrations;
 mod personas;
 mod pool;
+mod retention;
 mod tls;
 mod tokens;
 mod traces;
 
 pub use conversations::{
-    delete_conversation, delete_conversation_traces, find_conversation, insert_conversation,
+    delete_conversation_traces, delete_conversations, find_conversation, insert_conversation,
     insert_message, list_conversations, note_activity, recent_messages, update_conversation,
     Conversation, ConversationRow, ConversationUpdate, MessageBudget, NewMessage, Owner,
     StoredMessage,
@@ -36,6 +37,7 @@ pub use personas::{
     Persona,
 };
 pub use pool::{connect, Db};
+pub use retention::{count_expiring, delete_traces_before, lock_idle_conversations, Expiring};
 pub use tokens::{
     delete_session, find_session, find_token, insert_session, insert_token, list_tokens,
     live_token_hash, revoke_token, touch_token, Grant, NewToken, TokenRecord,

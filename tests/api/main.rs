@@ -22,6 +22,7 @@ mod openai;
 mod openapi;
 mod personas;
 mod query;
+mod retention;
 mod session;
 mod shutdown;
 mod sovereignty;

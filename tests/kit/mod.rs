@@ -17,6 +17,7 @@
 //!   `free_port`.
 //! - [`raw`]: HTTP by hand over one connection: bodies held back or trickled, answers never
 //!   read, connections kept open, other loopback addresses as other clients.
+//! - [`retention`]: traces and conversations of a chosen age, and which of them remain.
 //! - [`tokens`]: access tokens stored for a test, and clients that send them.
 //! - [`traces`]: the rows of `consciousness_traces` as a typed [`Trace`].
 //! - [`sse`]: a streamed answer read event by event.
@@ -63,6 +64,7 @@ pub mod knowledge;
 pub mod log;
 pub mod process;
 pub mod raw;
+pub mod retention;
 pub mod scratch;
 pub mod settings;
 pub mod silent_ollama;
