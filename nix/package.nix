@@ -34,6 +34,8 @@ let
     ../examples
     ../oci/make-index
     ../oci/image-config.json
+    # tests/api/metrics.rs checks that its queries name only metrics maia exposes.
+    ../oci/grafana-dashboard.json
     (fs.difference ../tests (
       fs.unions [
         ../tests/flake_lock.rs

@@ -14,6 +14,7 @@ mod domain;
 mod health;
 mod http;
 mod llm;
+mod metrics;
 mod service;
 mod sovereignty;
 mod store;

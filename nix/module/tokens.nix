@@ -14,6 +14,7 @@ in
       {
         laptop = { file = "/run/secrets/maia-laptop-token"; };
         grafana = { file = "/run/secrets/maia-grafana-token"; scopes = [ "read" ]; };
+        prometheus = { file = "/run/secrets/maia-prometheus-token"; scopes = [ "metrics" ]; };
       }
     '';
     description = ''
@@ -34,13 +35,14 @@ in
                 "query"
                 "read"
                 "admin"
+                "metrics"
               ]
             );
             default = [
               "query"
               "read"
             ];
-            description = "What the token may do: `query` (ask), `read` (history), `admin`.";
+            description = "What the token may do: `query` (ask), `read` (history), `admin`, `metrics` (`GET /metrics` only: a scraper's token; no other scope implies it).";
           };
         };
       }

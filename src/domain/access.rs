@@ -136,16 +136,21 @@ pub enum Scope {
     Read,
     /// Tokens, personas, deletion, export.
     Admin,
+    /// `GET /metrics` and nothing else: a scraper's token. No other scope implies it, and
+    /// it implies no other (admin included: a leaked scraper token reads no data, and the
+    /// owner's token gains no endpoint it was not given).
+    Metrics,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::Query, Scope::Read, Scope::Admin];
+    pub const ALL: [Scope; 4] = [Scope::Query, Scope::Read, Scope::Admin, Scope::Metrics];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Query => "query",
             Scope::Read => "read",
             Scope::Admin => "admin",
+            Scope::Metrics => "metrics",
         }
     }
 
@@ -242,7 +247,12 @@ mod tests {
         assert!(s.contains(Scope::Query) && s.contains(Scope::Read) && !s.contains(Scope::Admin));
         assert_eq!(s.names(), ["query", "read"]);
         let err = Scopes::parse_list("query,write").unwrap_err().to_string();
-        assert!(err.contains("write") && err.contains("admin"), "{err}");
+        assert!(err.contains("write") && err.contains("metrics"), "{err}");
+        let scraper = Scopes::parse_list("metrics").unwrap();
+        assert_eq!(scraper.names(), ["metrics"]);
+        assert!(!Scopes::parse_list("query,read,admin")
+            .unwrap()
+            .contains(Scope::Metrics));
         assert!(Scopes::parse_list("").is_err());
     }
 

@@ -36,7 +36,9 @@ pub enum ValidationError {
          at most 64, starting with a letter or digit"
     )]
     BadTokenName(String),
-    #[error("unknown scope in {0:?}; the scopes are \"query\", \"read\" and \"admin\"")]
+    #[error(
+        "unknown scope in {0:?}; the scopes are \"query\", \"read\", \"admin\" and \"metrics\""
+    )]
     UnknownScope(String),
     #[error("title is not valid: {0}")]
     BadTitle(String),

@@ -1,6 +1,7 @@
 //! Building and running the HTTP application.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
@@ -11,12 +12,13 @@ use super::browser::{self, BrowserPolicy};
 use super::connections::{self, ConnectionTable};
 use super::state::AppState;
 use super::{
-    auth, body_deadline, disconnect, extract, head_limit, open_files, openai_errors, request_id,
-    routes, schema, ui,
+    auth, body_deadline, disconnect, extract, head_limit, metrics, open_files, openai_errors,
+    request_id, routes, schema, ui,
 };
 use crate::config::Settings;
 use crate::health::HealthProbe;
 use crate::llm::{Llm, LlmSetupError};
+use crate::metrics::{HttpMetrics, Metrics};
 use crate::service::{Authenticator, Retention, Services, Throttle};
 use crate::sovereignty::SovereigntyError;
 use crate::store::{self, Db, StoreError};
@@ -82,10 +84,11 @@ impl Application {
         socket2::SockRef::from(&listener)
             .listen(LISTEN_BACKLOG)
             .map_err(bind_error)?;
-        let state = app_state(&settings)?;
+        let metrics = Metrics::new(route_templates());
+        let state = app_state(&settings, &metrics)?;
         let services = state.services.clone();
         let retention = services.retention(&settings.retention);
-        let server = serve(&settings, state, listener).map_err(bind_error)?;
+        let server = serve(&settings, state, listener, metrics.http).map_err(bind_error)?;
         tracing::info!(port, "maia {} listening", env!("CARGO_PKG_VERSION"));
         Ok(Self {
             port,
@@ -134,10 +137,23 @@ impl Application {
     }
 }
 
+/// Every route's template, the table's and the web UI's, each once: the labels of the
+/// HTTP metrics.
+fn route_templates() -> Vec<&'static str> {
+    let mut templates: Vec<&'static str> = Vec::new();
+    let table = routes::endpoints().into_iter().map(|e| e.path);
+    for path in table.chain(ui::TEMPLATES) {
+        if !templates.contains(&path) {
+            templates.push(path);
+        }
+    }
+    templates
+}
+
 /// What the handlers share: the services, the health probe, authentication.
-fn app_state(settings: &Settings) -> Result<web::Data<AppState>, StartupError> {
+fn app_state(settings: &Settings, metrics: &Metrics) -> Result<web::Data<AppState>, StartupError> {
     let db = Db::new(&settings.database)?;
-    let llm = Llm::new(&settings.ollama)?;
+    let llm = Llm::new(&settings.ollama)?.with_metrics(Arc::clone(&metrics.llm));
     if !settings.auth.required {
         tracing::warn!(
             "auth.required is off: anyone who reaches {} may use maia",
@@ -154,7 +170,7 @@ fn app_state(settings: &Settings) -> Result<web::Data<AppState>, StartupError> {
         requests: Throttle::new(settings.auth.requests_per_minute),
         session_hours: settings.auth.session_hours,
         stream_heartbeat: Duration::from_secs(settings.http.stream_heartbeat),
-        services: Services::new(db, llm, settings),
+        services: Services::new(db, llm, settings, metrics.clone()),
     }))
 }
 
@@ -170,6 +186,7 @@ fn serve(
     settings: &Settings,
     state: web::Data<AppState>,
     listener: TcpListener,
+    http_metrics: Arc<HttpMetrics>,
 ) -> std::io::Result<Server> {
     let http = &settings.http;
     let body_timeout = Duration::from_secs(http.body_timeout);
@@ -179,6 +196,7 @@ fn serve(
     let workers = connections::workers(settings);
     let table = ConnectionTable::new(http.max_connections_per_client);
     let server = HttpServer::new(move || {
+        let http_metrics = Arc::clone(&http_metrics);
         App::new()
             .app_data(state.clone())
             .app_data(browser.clone())
@@ -204,6 +222,10 @@ fn serve(
                     // Nothing maia serves may be kept by a cache: it is the owner's data.
                     .add((header::CACHE_CONTROL, "no-store")),
             )
+            // Outermost: every request counted, refusals too, until its last byte is sent.
+            .wrap(middleware::from_fn(move |req, next| {
+                metrics::middleware(Arc::clone(&http_metrics), req, next)
+            }))
             .configure(routes::configure)
             .configure(ui::configure)
             .default_service(web::to(routes::not_found))

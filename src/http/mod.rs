@@ -10,6 +10,7 @@ mod disconnect;
 mod error;
 mod extract;
 mod head_limit;
+mod metrics;
 mod open_files;
 mod openai_errors;
 mod paths;

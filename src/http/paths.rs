@@ -11,6 +11,8 @@ pub const PROBES: [&str; 4] = [LIVEZ, READYZ, HEALTH, CONSCIOUSNESS_HEALTH];
 pub const OPENAPI: &str = "/api/openapi.json";
 /// What needs neither a token nor the database: the probes and the API's description.
 pub const OPEN: [&str; 5] = [LIVEZ, READYZ, HEALTH, CONSCIOUSNESS_HEALTH, OPENAPI];
+/// The Prometheus metrics, for a token with the `metrics` scope.
+pub const METRICS: &str = "/metrics";
 /// Signing in (`POST`, open) and out (`DELETE`) of a browser session.
 pub const SESSION: &str = "/api/session";
 /// The OpenAI-compatible routes live under it, and answer errors in OpenAI's shape.

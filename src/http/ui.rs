@@ -77,6 +77,11 @@ static VERSION: LazyLock<String> = LazyLock::new(|| {
 static PAGE: LazyLock<String> =
     LazyLock::new(|| PAGE_TEMPLATE.replace("{{assets}}", &format!("{ASSETS}{}", *VERSION)));
 
+/// The UI's routes, as the route table writes templates: its page, and its files under
+/// their version.
+pub const TEMPLATES: [&str; 2] = ["/", ASSET_TEMPLATE];
+const ASSET_TEMPLATE: &str = "/assets/{version}/{name}";
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let allowed = || "GET, HEAD".to_string();
     cfg.service(
@@ -85,7 +90,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::head().to(page)),
     )
     .service(
-        resource(&format!("{ASSETS}{{version}}/{{name}}"), allowed())
+        resource(ASSET_TEMPLATE, allowed())
             .route(web::get().to(asset))
             .route(web::head().to(asset)),
     );

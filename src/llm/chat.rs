@@ -13,6 +13,7 @@ pub use super::decode::Piece;
 use super::decode::{ended_early, ChatDecoder, Step};
 use super::http1::{Body, Response};
 use super::{network_failure, status_line, Answer, Llm, LlmError};
+use crate::metrics::LlmCall;
 
 /// What is read of a refusal's body to find its `{"error": ...}`.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
@@ -78,6 +79,8 @@ pub struct AnswerStream {
     decoder: ChatDecoder,
     limits: Limits,
     started: Instant,
+    /// Measured as it goes, recorded when the stream is dropped.
+    call: LlmCall,
 }
 
 /// How long Ollama may stay silent, and until when it may answer at all.
@@ -111,6 +114,29 @@ impl Llm {
         messages: &[Message],
         options: Option<&ChatOptions>,
     ) -> Result<AnswerStream, LlmError> {
+        let mut call = LlmCall::start(self.metrics.clone(), model);
+        match self.open_chat(model, messages, options).await {
+            Ok((body, limits, started)) => Ok(AnswerStream {
+                body,
+                decoder: ChatDecoder::default(),
+                limits,
+                started,
+                call,
+            }),
+            Err(error) => {
+                call.failed(error.code());
+                Err(error)
+            }
+        }
+    }
+
+    /// Sends the chat; the answer's body once Ollama has accepted it.
+    async fn open_chat(
+        &self,
+        model: &str,
+        messages: &[Message],
+        options: Option<&ChatOptions>,
+    ) -> Result<(Body, Limits, Instant), LlmError> {
         let started = Instant::now();
         let limits = Limits {
             silence: self.silence,
@@ -131,12 +157,7 @@ impl Llm {
         if !response.is_success() {
             return Err(refusal(model, response, limits).await);
         }
-        Ok(AnswerStream {
-            body: response.body,
-            decoder: ChatDecoder::default(),
-            limits,
-            started,
-        })
+        Ok((response.body, limits, started))
     }
 
     /// One exchange, the answer to `messages` collected whole.
@@ -167,6 +188,21 @@ impl AnswerStream {
     /// The next piece, or `None` once `Done` has been given. A body that ends before its
     /// final line is an error, not a short answer.
     pub async fn next(&mut self) -> Result<Option<Piece>, LlmError> {
+        let piece = self.next_piece().await;
+        match &piece {
+            Ok(Some(Piece::Text(text))) if !text.is_empty() => self.call.token(),
+            Ok(Some(Piece::Done {
+                prompt_tokens,
+                completion_tokens,
+                ..
+            })) => self.call.done(*prompt_tokens, *completion_tokens),
+            Err(error) => self.call.failed(error.code()),
+            Ok(_) => {}
+        }
+        piece
+    }
+
+    async fn next_piece(&mut self) -> Result<Option<Piece>, LlmError> {
         loop {
             match self.decoder.next()? {
                 Step::Piece(piece) => return Ok(Some(piece)),

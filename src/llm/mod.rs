@@ -17,6 +17,7 @@ use url::Url;
 
 use self::http1::{Endpoint, Response, WireError};
 use crate::config::OllamaSettings;
+use crate::metrics::LlmMetrics;
 
 /// Health probes must answer quickly or count as unavailable.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -78,6 +79,8 @@ pub struct Llm {
     silence: Duration,
     /// `ollama.max_answer_seconds`: the longest a whole answer may take, if bounded.
     max_answer: Option<Duration>,
+    /// Where chat calls are measured (the server's metrics); none in the CLI.
+    metrics: Option<Arc<LlmMetrics>>,
 }
 
 impl Llm {
@@ -93,7 +96,16 @@ impl Llm {
             silence: Duration::from_secs(settings.timeout),
             max_answer: (settings.max_answer_seconds > 0)
                 .then(|| Duration::from_secs(settings.max_answer_seconds)),
+            metrics: None,
         })
+    }
+
+    /// The same client, its chat calls measured in `metrics`.
+    pub fn with_metrics(self, metrics: Arc<LlmMetrics>) -> Self {
+        Self {
+            metrics: Some(metrics),
+            ..self
+        }
     }
 
     /// `GET /api/version`: Ollama is up and answering.

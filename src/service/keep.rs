@@ -30,7 +30,20 @@ impl Services {
         trace: &NewTrace<'_>,
     ) -> Result<DateTime<Utc>, StoreError> {
         let attempt = || async { store::insert_trace(&**self.db.conn().await?, trace).await };
-        self.db.bounded(self.retrying(trace.id, attempt)).await
+        let saved = self.db.bounded(self.retrying(trace.id, attempt)).await;
+        self.count_trace(trace, saved)
+    }
+
+    /// A trace stored counts in the metrics, by status.
+    fn count_trace<T>(
+        &self,
+        trace: &NewTrace<'_>,
+        saved: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if saved.is_ok() {
+            self.metrics.count_trace(trace.status.as_str());
+        }
+        saved
     }
 
     /// A trace and, when the exchange was a conversation's and answered, its `reply`: the
@@ -53,7 +66,8 @@ impl Services {
             tx.commit().await?;
             Ok(created_at)
         };
-        self.db.bounded(self.retrying(trace.id, attempt)).await
+        let saved = self.db.bounded(self.retrying(trace.id, attempt)).await;
+        self.count_trace(trace, saved)
     }
 
     /// `attempt` again after a short pause while it fails for a reason that passes.

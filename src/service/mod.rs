@@ -20,6 +20,7 @@ mod personas;
 mod query;
 mod retention;
 mod schema;
+mod scrape;
 mod services;
 mod shutdown;
 mod sources;

@@ -13,6 +13,7 @@ use super::shutdown::StreamsEnd;
 use crate::config::{RetentionSettings, Settings};
 use crate::domain::{Mode, ModelName, ValidationError};
 use crate::llm::{model_present, Llm};
+use crate::metrics::Metrics;
 use crate::store::Db;
 
 /// The database, the model, and which model each mode uses. Cheap to clone.
@@ -39,6 +40,8 @@ pub struct Services {
     pub(super) embedder: Embedder,
     /// Whether knowledge can be used on this database.
     pub(super) knowledge: Arc<KnowledgeWatch>,
+    /// What `GET /metrics` reports; traces are counted as they are stored.
+    pub(super) metrics: Metrics,
 }
 
 /// How much of a conversation goes with a new question: at most this many earlier
@@ -50,7 +53,7 @@ pub(super) struct ContextBudget {
 }
 
 impl Services {
-    pub fn new(db: Db, llm: Llm, settings: &Settings) -> Self {
+    pub fn new(db: Db, llm: Llm, settings: &Settings, metrics: Metrics) -> Self {
         Self {
             embedder: Embedder::new(llm.clone(), &settings.knowledge),
             db,
@@ -73,6 +76,7 @@ impl Services {
                 tokens: settings.chat.context_tokens,
             },
             knowledge: Arc::default(),
+            metrics,
         }
     }
 

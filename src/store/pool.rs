@@ -78,6 +78,11 @@ impl Db {
         Ok(self.pool.get().await?)
     }
 
+    /// How many connections the pool may hold, holds, has idle, and how many callers wait.
+    pub fn status(&self) -> deadpool_postgres::Status {
+        self.pool.status()
+    }
+
     /// `work` (statements on this pool), given up after the pool's query timeout.
     ///
     /// Not an `async fn`: one would hold `work` twice (as its argument, then inside the

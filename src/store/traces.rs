@@ -20,7 +20,7 @@ pub enum TraceStatus {
 }
 
 impl TraceStatus {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             TraceStatus::Ok => "ok",
             TraceStatus::Failed => "failed",

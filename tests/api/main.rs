@@ -16,6 +16,7 @@ mod http;
 mod input;
 mod knowledge;
 mod llm_limits;
+mod metrics;
 mod migrations;
 mod ollama_stream;
 mod openai;

@@ -10,7 +10,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use super::database::psql;
 
 /// Every scope.
-pub const ALL_SCOPES: &[&str] = &["query", "read", "admin"];
+pub const ALL_SCOPES: &[&str] = &["query", "read", "admin", "metrics"];
 
 /// A new token with `scopes` in the (migrated) database at `db_url`; its name is `name`
 /// plus a random suffix, so a test may call this more than once.

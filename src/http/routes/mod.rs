@@ -6,6 +6,7 @@ mod conversations;
 mod documents;
 mod endpoint;
 mod health;
+mod metrics;
 mod openai;
 mod openapi;
 mod personas;
@@ -17,7 +18,7 @@ use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::error::json_error;
-use super::paths::{CONSCIOUSNESS_HEALTH, HEALTH, LIVEZ, OPENAPI, READYZ, SESSION};
+use super::paths::{CONSCIOUSNESS_HEALTH, HEALTH, LIVEZ, METRICS, OPENAPI, READYZ, SESSION};
 use crate::domain::Scope;
 pub use endpoint::{Access, Endpoint};
 
@@ -31,6 +32,12 @@ pub fn endpoints() -> Vec<Endpoint> {
         conversations(),
         knowledge(),
         openai(),
+        vec![Endpoint::new(
+            Method::GET,
+            METRICS,
+            Access::Needs(Scope::Metrics),
+            metrics::metrics,
+        )],
     ]
     .into_iter()
     .flatten()
