@@ -21,7 +21,7 @@ pub enum TokenCommand {
         #[arg(long)]
         name: String,
         /// Comma-separated: query (ask), read (history, personas), admin (tokens,
-        /// deletion).
+        /// deletion), metrics (GET /metrics only, for a scraper; no other scope implies it).
         #[arg(long, default_value = "query,read")]
         scopes: String,
         /// Days until it expires; it never does without this.

@@ -103,6 +103,7 @@ async fn scopes_expiry_and_revocation() {
     let revoked = token(&db, &["revoke", "ci"]).await;
     let revoked_again = token(&db, &["revoke", "ci"]).await;
     let reused = token(&db, &["create", "--name", "ci"]).await;
+    let scraper = token(&db, &["create", "--name", "prom", "--scopes", "metrics"]).await;
     let listed = stdout(&token(&db, &["list"]).await);
 
     assert!(!bad_scope.status.success());
@@ -131,6 +132,16 @@ async fn scopes_expiry_and_revocation() {
     );
     assert!(
         listed.contains("revoked") && listed.contains("live"),
+        "{listed}"
+    );
+    // The scraper's scope, which the database takes since V11.
+    assert!(scraper.status.success(), "{}", text(&scraper));
+    let prom = listed
+        .lines()
+        .find(|l| l.contains("prom"))
+        .unwrap_or_default();
+    assert!(
+        prom.contains("metrics") && !prom.contains("read"),
         "{listed}"
     );
 }

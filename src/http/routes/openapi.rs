@@ -203,7 +203,9 @@ fn add_security_schemes(doc: &mut Document) {
                 .bearer_format("maia_ and 43 characters of base64url")
                 .description(Some(
                     "An access token from `maia token create`. A requirement's list names \
-                     the scope the token must have.",
+                     the scope the token must have: `query`, `read`, `admin` or `metrics`. \
+                     Scopes are independent: none implies another (`metrics`, for a \
+                     scraper, allows `GET /metrics` alone).",
                 ))
                 .build(),
         ),
