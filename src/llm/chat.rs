@@ -17,6 +17,10 @@ use crate::metrics::LlmCall;
 
 /// What is read of a refusal's body to find its `{"error": ...}`.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// After an answer's last line, how long and how much is read for the body's end, so the
+/// connection can be kept: the end is a few bytes, sent at once.
+const FINISH_WITHIN: Duration = Duration::from_secs(2);
+const MAX_FINISH_BYTES: usize = 4 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -72,10 +76,13 @@ struct ChatRequest<'a> {
     options: Option<&'a ChatOptions>,
 }
 
-/// The model's answer as it arrives. Dropping it closes the connection, which makes
-/// Ollama stop generating.
+/// The model's answer as it arrives. Dropping it before the end closes the connection,
+/// which makes Ollama stop generating; after the end, the connection is kept.
 pub struct AnswerStream {
-    body: Body,
+    /// Taken when the stream is dropped, to be read to its end if the answer was whole.
+    body: Option<Body>,
+    /// `Done` has been handed out: what follows on the connection is the body's end.
+    whole: bool,
     decoder: ChatDecoder,
     limits: Limits,
     started: Instant,
@@ -117,7 +124,8 @@ impl Llm {
         let mut call = LlmCall::start(self.metrics.clone(), model);
         match self.open_chat(model, messages, options).await {
             Ok((body, limits, started)) => Ok(AnswerStream {
-                body,
+                body: Some(body),
+                whole: false,
                 decoder: ChatDecoder::default(),
                 limits,
                 started,
@@ -195,7 +203,10 @@ impl AnswerStream {
                 prompt_tokens,
                 completion_tokens,
                 ..
-            })) => self.call.done(*prompt_tokens, *completion_tokens),
+            })) => {
+                self.whole = true;
+                self.call.done(*prompt_tokens, *completion_tokens);
+            }
             Err(error) => self.call.failed(error.code()),
             Ok(_) => {}
         }
@@ -209,15 +220,30 @@ impl AnswerStream {
                 Step::Finished => return Ok(None),
                 Step::NeedMore => {}
             }
+            let Some(body) = self.body.as_mut() else {
+                return Err(ended_early());
+            };
             let chunk = self
                 .limits
-                .within(self.body.chunk())
+                .within(body.chunk())
                 .await?
                 .map_err(|e| network_failure(&e, self.started.elapsed()))?;
             match chunk {
                 Some(bytes) => self.decoder.push(bytes)?,
                 None => self.decoder.end()?,
             }
+        }
+    }
+}
+
+impl Drop for AnswerStream {
+    fn drop(&mut self) {
+        let Some(body) = self.body.take().filter(|_| self.whole) else {
+            return;
+        };
+        // Off the caller's path: the answer is already out.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(body.finish(FINISH_WITHIN, MAX_FINISH_BYTES));
         }
     }
 }

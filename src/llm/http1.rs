@@ -1,18 +1,22 @@
-//! HTTP/1.1 to Ollama (and, for `maia healthcheck`, to maia), a request per connection:
-//! what maia's calls need and no more.
+//! HTTP/1.1 to Ollama (and, for `maia healthcheck`, to maia): what maia's calls need and
+//! no more.
 //!
 //! Why not a general client: a chat stream holds its connection for as long as the model
 //! writes, and maia holds a thousand at once. A general client keeps a task, a channel and
 //! two 8 KiB buffers per connection for that time; this keeps the socket and the bytes of
 //! the line being read. Each call waits under its caller's deadline (chat.rs); the connect
 //! has its own.
+//!
+//! A connection whose response was read to its end is kept for the next request, a few
+//! of them for a while ([`MAX_IDLE`], [`IDLE_FOR`]): a short answer then costs no connect
+//! and no close. One left mid-body is closed, which is how Ollama learns to stop writing.
 
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -30,6 +34,10 @@ const MAX_HEADERS: usize = 64;
 const MAX_LINE_BYTES: usize = 1024;
 /// What is read at a time: an NDJSON line of Ollama's is a few hundred bytes.
 const READ_BYTES: usize = 1024;
+/// The most connections kept idle for the next request, per endpoint; more are closed.
+pub const MAX_IDLE: usize = 32;
+/// How long an idle connection is kept; an older one is closed rather than used.
+pub const IDLE_FOR: Duration = Duration::from_secs(30);
 
 /// What went wrong on the way to Ollama or back, below what Ollama meant.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +65,7 @@ pub struct Endpoint {
     authority: String,
     authorization: Option<String>,
     tls: Option<TlsConnector>,
+    idle: Arc<IdleConnections>,
 }
 
 impl Endpoint {
@@ -82,23 +91,44 @@ impl Endpoint {
             authority,
             authorization: basic_authorization(url),
             tls,
+            idle: Arc::default(),
         })
     }
 
     /// Sends `method` of `target` (a path and query), with `json` as its body if any, and
     /// reads the response's head; the body is then read from the response.
+    ///
+    /// An idle connection is used if there is one. The server may have closed it just
+    /// then, so a failure before any answer on it is tried again once on a new one.
     pub async fn send(
         &self,
         method: &str,
         target: &str,
         json: Option<&[u8]>,
     ) -> Result<Response, WireError> {
-        let mut stream = self.connect().await?;
         let request = self.request(method, target, json);
-        stream.write_all(&request).await?;
-        stream.flush().await?;
-        drop(request);
-        Response::read(stream).await
+        if let Some(connection) = self.idle.take() {
+            match self.exchange(connection, &request).await {
+                Err(WireError::Io(_)) => {}
+                other => return other,
+            }
+        }
+        let connection = self.connect().await?;
+        self.exchange(connection, &request).await
+    }
+
+    async fn exchange(
+        &self,
+        mut connection: Connection,
+        request: &[u8],
+    ) -> Result<Response, WireError> {
+        connection.write_all(request).await?;
+        connection.flush().await?;
+        Response::read(Pooled {
+            connection: Some(connection),
+            idle: Arc::clone(&self.idle),
+        })
+        .await
     }
 
     fn request(&self, method: &str, target: &str, json: Option<&[u8]>) -> Vec<u8> {
@@ -109,7 +139,7 @@ impl Endpoint {
         let _ = write!(
             head,
             "{method} {target} HTTP/1.1\r\nHost: {}\r\nUser-Agent: maia/{}\r\n\
-             Accept: application/json, application/x-ndjson\r\nConnection: close\r\n",
+             Accept: application/json, application/x-ndjson\r\n",
             self.authority,
             env!("CARGO_PKG_VERSION")
         );
@@ -208,6 +238,79 @@ pub enum Connection {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
+impl Connection {
+    /// Whether an idle connection is still open and quiet. Anything the server sent while
+    /// it was idle (its close, a TLS alert) makes it unusable; what was read is lost with it.
+    fn is_quiet(&self) -> bool {
+        let tcp = match self {
+            Connection::Plain(tcp) => tcp,
+            Connection::Tls(tls) => tls.get_ref().0,
+        };
+        matches!(tcp.try_read(&mut [0; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+}
+
+/// The connections of an endpoint waiting for its next request, the latest last.
+#[derive(Default)]
+struct IdleConnections(Mutex<Vec<(Connection, Instant)>>);
+
+impl IdleConnections {
+    /// The latest idle connection still open, closing those too old or closed.
+    fn take(&self) -> Option<Connection> {
+        let mut idle = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        idle.retain(|(_, since)| since.elapsed() < IDLE_FOR);
+        while let Some((connection, _)) = idle.pop() {
+            if connection.is_quiet() {
+                return Some(connection);
+            }
+        }
+        None
+    }
+
+    fn keep(&self, connection: Connection) {
+        let mut idle = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() >= MAX_IDLE {
+            // The oldest is the likeliest to have been closed by the server.
+            idle.remove(0);
+        }
+        idle.push((connection, Instant::now()));
+    }
+}
+
+/// A response's connection, given back to its endpoint's idle ones once the response has
+/// been read to its end; closed if it is dropped before.
+pub struct Pooled {
+    connection: Option<Connection>,
+    idle: Arc<IdleConnections>,
+}
+
+impl AsyncRead for Pooled {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().connection {
+            Some(connection) => Pin::new(connection).poll_read(cx, buf),
+            // Given back: nothing more is to be read on this response.
+            None => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// A stream that can be used again once a response on it has been read to its end.
+pub trait Reuse {
+    fn reuse(&mut self);
+}
+
+impl Reuse for Pooled {
+    fn reuse(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            self.idle.keep(connection);
+        }
+    }
+}
+
 impl AsyncRead for Connection {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -249,14 +352,14 @@ impl AsyncWrite for Connection {
 }
 
 /// A response whose head has been read: its status, then its body as it arrives.
-pub struct Response<S = Connection> {
+pub struct Response<S = Pooled> {
     pub status: u16,
     /// The reason phrase, as the server wrote it.
     pub reason: String,
     pub body: Body<S>,
 }
 
-impl<S: AsyncRead + Unpin> Response<S> {
+impl<S: AsyncRead + Unpin + Reuse> Response<S> {
     /// Reads the head from `stream`, skipping interim (1xx) heads.
     pub async fn read(stream: S) -> Result<Self, WireError> {
         let mut body = Body {
@@ -264,11 +367,13 @@ impl<S: AsyncRead + Unpin> Response<S> {
             buf: Vec::new(),
             start: 0,
             framing: Framing::UntilClose,
+            reusable: false,
         };
         loop {
             let head = body.read_head().await?;
             if !(100..200).contains(&head.status) {
                 body.framing = head.framing;
+                body.reusable = head.keep_alive && head.framing != Framing::UntilClose;
                 return Ok(Response {
                     status: head.status,
                     reason: head.reason,
@@ -306,18 +411,23 @@ struct Head {
     status: u16,
     reason: String,
     framing: Framing,
+    /// HTTP/1.1 and no `Connection: close`: the server keeps the connection open.
+    keep_alive: bool,
 }
 
-/// A response's body, read as it arrives. The connection closes when it is dropped.
-pub struct Body<S = Connection> {
+/// A response's body, read as it arrives. The connection closes when it is dropped before
+/// the body's end, and is kept for the next request when read to it.
+pub struct Body<S = Pooled> {
     stream: S,
     /// Bytes read and not yet handed out are `buf[start..]`.
     buf: Vec<u8>,
     start: usize,
     framing: Framing,
+    /// The connection may carry another request once this body has ended.
+    reusable: bool,
 }
 
-impl<S: AsyncRead + Unpin> Body<S> {
+impl<S: AsyncRead + Unpin + Reuse> Body<S> {
     /// The next bytes of the body, or `None` at its end.
     pub async fn chunk(&mut self) -> Result<Option<&[u8]>, WireError> {
         loop {
@@ -325,6 +435,10 @@ impl<S: AsyncRead + Unpin> Body<S> {
                 return Ok(Some(&self.buf[range]));
             }
             if self.framing == Framing::Ended {
+                // Bytes past the body would be read as the next response's: not kept.
+                if std::mem::take(&mut self.reusable) && self.start == self.buf.len() {
+                    self.stream.reuse();
+                }
                 return Ok(None);
             }
             if self.fill().await? == 0 {
@@ -340,6 +454,21 @@ impl<S: AsyncRead + Unpin> Body<S> {
                 };
             }
         }
+    }
+
+    /// Reads what is left of the body, and no more than `limit` bytes of it, for the
+    /// connection to be kept: an answer's last bytes come just after its last line.
+    pub async fn finish(mut self, within: Duration, limit: usize) {
+        let mut left = limit;
+        let drain = async {
+            while let Ok(Some(bytes)) = self.chunk().await {
+                left = left.saturating_sub(bytes.len());
+                if left == 0 {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(within, drain).await;
     }
 
     /// The whole body, refused past `limit` bytes.
@@ -490,13 +619,24 @@ fn after_line(state: Chunked, line: &[u8]) -> Result<Framing, WireError> {
     }
 }
 
+/// Whether a `Connection` header's options include `close`.
+fn names_close(value: &[u8]) -> bool {
+    std::str::from_utf8(value)
+        .unwrap_or_default()
+        .split(',')
+        .any(|option| option.trim().eq_ignore_ascii_case("close"))
+}
+
 /// The status and framing of a parsed head.
 fn head_of(parsed: &httparse::Response<'_, '_>) -> Result<Head, WireError> {
     let status = parsed.code.ok_or_else(|| malformed("no status"))?;
     let mut chunked = false;
     let mut length: Option<u64> = None;
+    let mut keep_alive = parsed.version == Some(1);
     for header in parsed.headers.iter() {
-        if header.name.eq_ignore_ascii_case("transfer-encoding") {
+        if header.name.eq_ignore_ascii_case("connection") {
+            keep_alive &= !names_close(header.value);
+        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             let value = std::str::from_utf8(header.value).unwrap_or_default();
             // maia asks for no encoding; anything but chunked is not something it reads.
             if !value
@@ -527,6 +667,7 @@ fn head_of(parsed: &httparse::Response<'_, '_>) -> Result<Head, WireError> {
         status,
         reason: parsed.reason.unwrap_or_default().to_string(),
         framing,
+        keep_alive,
     })
 }
 
@@ -536,8 +677,9 @@ mod tests {
 
     use super::*;
 
-    /// A connection whose reads hand over the given pieces, one a read, then its end.
-    struct Pieces(VecDeque<Vec<u8>>);
+    /// A connection whose reads hand over the given pieces, one a read, then its end; and
+    /// whether it was given back for another request.
+    struct Pieces(VecDeque<Vec<u8>>, bool);
 
     impl AsyncRead for Pieces {
         fn poll_read(
@@ -556,8 +698,48 @@ mod tests {
         }
     }
 
+    impl Reuse for Pieces {
+        fn reuse(&mut self) {
+            assert!(!self.1, "given back twice");
+            self.1 = true;
+        }
+    }
+
     fn cut(bytes: &[u8], size: usize) -> Pieces {
-        Pieces(bytes.chunks(size).map(<[u8]>::to_vec).collect())
+        Pieces(bytes.chunks(size).map(<[u8]>::to_vec).collect(), false)
+    }
+
+    /// Whether the connection of `wire`, read to the end of its body, is given back.
+    async fn given_back(wire: &[u8]) -> bool {
+        let mut response = Response::read(cut(wire, 5)).await.unwrap();
+        response.body.read_to_end(1024).await.unwrap();
+        response.body.stream.1
+    }
+
+    #[tokio::test]
+    async fn only_a_connection_read_to_the_end_of_a_framed_body_is_given_back() {
+        let length = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        assert!(given_back(length).await);
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+            5\r\nhello\r\n0\r\n\r\n";
+        assert!(given_back(chunked).await);
+        assert!(given_back(b"HTTP/1.1 204 No Content\r\n\r\n").await);
+        let closing = b"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\n\
+            Content-Length: 5\r\n\r\nhello";
+        assert!(!given_back(closing).await, "Connection: close");
+        let old = b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        assert!(!given_back(old).await, "HTTP/1.0");
+        let until_close = b"HTTP/1.1 200 OK\r\n\r\nhello";
+        assert!(
+            !given_back(until_close).await,
+            "a body that ends at the close"
+        );
+        let more = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1";
+        assert!(!given_back(more).await, "bytes past the body");
+        // A body left before its end: the connection is not given back.
+        let mut response = Response::read(cut(chunked, 50)).await.unwrap();
+        assert_eq!(response.body.chunk().await.unwrap(), Some(&b"hello"[..]));
+        assert!(!response.body.stream.1);
     }
 
     /// The status and whole body of `bytes`, read in pieces of `size` bytes.

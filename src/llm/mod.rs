@@ -86,8 +86,7 @@ pub struct Llm {
 impl Llm {
     pub fn new(settings: &OllamaSettings) -> Result<Self, LlmSetupError> {
         let base = Url::parse(&settings.url).map_err(|e| LlmSetupError(e.to_string()))?;
-        // No proxy from the environment: it would carry local traffic elsewhere. No
-        // connection kept between calls: a call is long, a connect is not.
+        // No proxy from the environment: it would carry local traffic elsewhere.
         let endpoint = Endpoint::new(&base, || crate::tls::client_config(Vec::new()))
             .map_err(LlmSetupError)?;
         Ok(Self {

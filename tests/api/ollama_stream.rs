@@ -41,6 +41,24 @@ async fn counts_ollama_leaves_out_are_zero_not_unknown() {
     app.stop().await;
 }
 
+/// An answer read to its end leaves its connection open for the next call; only the first
+/// pays for a connect (and the few the drain of the body's end was too late for).
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_one_after_another_share_a_connection_to_ollama() {
+    let app = TestApp::spawn().await;
+    for n in 0..6 {
+        let (status, body) = app.query(json!({ "query": format!("question {n}") })).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(app.ollama.chat_count(), 6);
+    let connections = app.ollama.chat_connections();
+    assert!(
+        connections <= 2,
+        "6 answers came on {connections} connections"
+    );
+    app.stop().await;
+}
+
 /// An `ollama.url` that reaches an HTTP server answering 404 in plain text (a wrong path,
 /// another service) is an upstream error saying so, not a missing model.
 #[tokio::test(flavor = "multi_thread")]

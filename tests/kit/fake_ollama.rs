@@ -82,6 +82,8 @@ struct Shared {
     models: Vec<String>,
     config: Mutex<Config>,
     chat_requests: Mutex<Vec<Value>>,
+    /// The client's address of each `POST /api/chat`: one per connection it came on.
+    chat_peers: Mutex<Vec<Option<SocketAddr>>>,
     /// Texts embedded, in all.
     embedded: AtomicUsize,
     requests: AtomicUsize,
@@ -120,6 +122,7 @@ impl FakeOllama {
                 omit_zero_metrics: false,
             }),
             chat_requests: Mutex::new(Vec::new()),
+            chat_peers: Mutex::new(Vec::new()),
             embedded: AtomicUsize::new(0),
             requests: AtomicUsize::new(0),
             cut_streams: Mutex::new(Vec::new()),
@@ -193,6 +196,16 @@ impl FakeOllama {
 
     pub fn chat_count(&self) -> usize {
         self.shared.chats().len()
+    }
+
+    /// How many connections the chat requests came on (their distinct client addresses).
+    pub fn chat_connections(&self) -> usize {
+        let peers = self
+            .shared
+            .chat_peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        peers.iter().collect::<std::collections::HashSet<_>>().len()
     }
 
     /// How many texts `/api/embed` has embedded.
@@ -339,6 +352,11 @@ fn canonical(name: &str) -> String {
 }
 
 async fn chat(req: HttpRequest, shared: web::Data<Shared>, body: Bytes) -> HttpResponse {
+    shared
+        .chat_peers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(req.peer_addr());
     let socket = req.conn_data::<Socket>().and_then(|s| s.0.try_clone().ok());
     answer_chat(Peer { shared, socket }, body).await
 }
