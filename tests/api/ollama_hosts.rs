@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::kit::embeddings::EMBED_MODEL;
 use crate::kit::fake_ollama::VERSION;
+use crate::kit::knowledge::pgvector_or_skip;
 use crate::kit::settings::unreachable_ollama;
 use crate::kit::sse::{last_is, text_of};
 use crate::kit::{error_code, fresh_database, settings, start_ollama};
@@ -18,10 +19,15 @@ const LIMIT: Duration = Duration::from_secs(10);
 /// An app whose Ollama servers are `urls` (the first is also `ollama.url`), holding an
 /// unused fake.
 async fn app_on(urls: &[String]) -> TestApp {
+    app_on_with(urls, |_| {}).await
+}
+
+async fn app_on_with(urls: &[String], change: impl FnOnce(&mut maia::Settings)) -> TestApp {
     let db = fresh_database().await;
     let mut s = settings(&db.url, &urls[0]);
     s.ollama.urls = urls.to_vec();
     s.ollama.timeout = 30;
+    change(&mut s);
     TestApp::spawn_with(s, start_ollama().await).await
 }
 
@@ -133,5 +139,46 @@ async fn a_server_dying_mid_answer_is_not_replaced_and_the_text_so_far_is_kept()
     assert_eq!(error_code(error), "llm_error", "{error}");
     let (status, kept) = (&stored[0].status, stored[0].response.as_deref());
     assert_eq!((status.as_str(), kept), ("failed", Some("echo: hosts")));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_document_is_embedded_by_a_server_that_answers_when_the_first_refuses() {
+    let up = start_ollama().await;
+    let app = app_on(&[unreachable_ollama(), up.url()]).await;
+    if !pgvector_or_skip(&app.db_url).await {
+        return;
+    }
+
+    let (status, body) = app
+        .add_document(
+            "Hosts",
+            "# Hosts\n\nTwo GPU boxes share the questions.",
+            None,
+        )
+        .await;
+
+    assert_eq!(status, 201, "{body}");
+    assert!(up.embedded_count() > 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_model_no_server_has_is_asked_of_two_and_is_model_not_found() {
+    let a = start_ollama().await;
+    let b = start_ollama().await;
+    let app = app_on_with(&[a.url(), b.url()], |s| {
+        s.ollama.allowed_models = vec!["mistral:7b".into()];
+    })
+    .await;
+
+    let (status, body) = app
+        .query(json!({ "query": "hi", "model": "mistral:7b" }))
+        .await;
+
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(error_code(&body), "model_not_found", "{body}");
+    assert_eq!((a.chat_count(), b.chat_count()), (1, 1), "once on another");
+    assert_eq!(app.traces().await[0].status, "failed");
     app.stop().await;
 }
