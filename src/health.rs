@@ -81,19 +81,14 @@ pub struct OllamaHost {
 }
 
 impl OllamaHost {
-    /// Probes `host`; the probe also marks it up or down for the calls that choose a
-    /// server, and reads its models when it answers.
+    /// Probes `host` with one request, its list of models (`/api/tags`): it answers, and
+    /// what it has is known for choosing it; the probe also marks it up or down.
     pub async fn probe(host: &Host) -> Self {
-        let version = host.version().await;
-        match version {
-            Ok(_) => {
-                // Its models, for choosing it: not in the report.
-                let _ = host.models().await;
-                Self {
-                    state: OllamaState::Available,
-                    error: None,
-                }
-            }
+        match host.models().await {
+            Ok(_) => Self {
+                state: OllamaState::Available,
+                error: None,
+            },
             Err(e) => {
                 tracing::debug!(host = host.shown(), error = %e, "health: ollama server unavailable");
                 Self {
