@@ -398,6 +398,12 @@ where
                 host.models_changed();
                 error = Some(e);
             }
+            Err(Failure::Final(e @ LlmError::Timeout(_))) => {
+                // Silent for all of `ollama.timeout` before a word: likely hung. Not tried
+                // elsewhere (that would double the wait), but skipped until probed.
+                host.mark_down(&e);
+                return Err(e);
+            }
             Err(Failure::Final(e)) => return Err(e),
         }
         left = Some(host);

@@ -182,3 +182,27 @@ async fn a_model_no_server_has_is_asked_of_two_and_is_model_not_found() {
     assert_eq!(app.traces().await[0].status, "failed");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_silent_past_the_timeout_fails_that_question_and_is_skipped_after() {
+    let hung = start_ollama().await;
+    hung.set_behavior(Behavior::Hang);
+    let up = start_ollama().await;
+    let app = app_on_with(&[hung.url(), up.url()], |s| s.ollama.timeout = 1).await;
+
+    // The first choice: the hung one comes first, and no call has been made yet.
+    let (first_status, first) = app.query(json!({"query": "first"})).await;
+    // Two more: turns alternate between idle servers, so one would be the hung one's.
+    let mut next = Vec::new();
+    for query in ["second", "third"] {
+        next.push(app.query(json!({ "query": query })).await);
+    }
+
+    assert_eq!(first_status, 504, "not tried elsewhere: {first}");
+    assert_eq!(error_code(&first), "llm_timeout");
+    for (status, body) in &next {
+        assert_eq!(*status, 200, "{body}");
+    }
+    assert_eq!((hung.chat_count(), up.chat_count()), (1, 2));
+    app.stop().await;
+}
