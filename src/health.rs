@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 use utoipa::ToSchema;
 
-use crate::config::redacted_http_url;
+use crate::llm::hosts::Host;
 use crate::llm::{Llm, LlmError};
 use crate::store::{self, Db, MigrationStatus, StoreError};
 
@@ -56,12 +56,48 @@ pub enum OllamaState {
 pub struct Report {
     pub status: Status,
     pub database: DatabaseState,
+    /// `available` when at least one Ollama server answers.
     pub ollama: OllamaState,
+    /// Each Ollama server's state (`ollama.urls`, or `ollama.url` alone), in the configured
+    /// order.
+    pub ollama_hosts: Vec<OllamaHost>,
     pub version: &'static str,
     pub migrations: MigrationCounts,
     /// What makes it unhealthy while the database answers: a schema not this binary's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+}
+
+/// One Ollama server as the last probe found it, in the order of `ollama.urls`. States
+/// only, as the rest of this open report: its URL, version and models are for `maia check`
+/// and the log, not for anyone who can reach the port.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OllamaHost {
+    pub state: OllamaState,
+    /// Why it is unavailable, as an error code (`llm_unavailable`, `llm_error`): the
+    /// details are in the log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+}
+
+impl OllamaHost {
+    /// Probes `host` with one request, its list of models (`/api/tags`): it answers, and
+    /// what it has is known for choosing it; the probe also marks it up or down.
+    pub async fn probe(host: &Host) -> Self {
+        match host.models().await {
+            Ok(_) => Self {
+                state: OllamaState::Available,
+                error: None,
+            },
+            Err(e) => {
+                tracing::debug!(host = host.shown(), error = %e, "health: ollama server unavailable");
+                Self {
+                    state: OllamaState::Unavailable,
+                    error: Some(e.code()),
+                }
+            }
+        }
+    }
 }
 
 /// The readiness report (`GET /readyz`).
@@ -167,10 +203,16 @@ impl HealthProbe {
     }
 
     async fn probe(&self) -> Report {
-        let (db, ollama) = tokio::join!(
+        let hosts = self.llm.hosts().iter().map(|h| OllamaHost::probe(h));
+        let (db, hosts) = tokio::join!(
             tokio::time::timeout(DB_PROBE_TIMEOUT, self.probe_database()),
-            self.llm.version()
+            futures_util::future::join_all(hosts)
         );
+        let ollama = if hosts.iter().any(|h| h.state == OllamaState::Available) {
+            OllamaState::Available
+        } else {
+            OllamaState::Unavailable
+        };
         let migrations = match db {
             Ok(Ok(status)) => Some(status),
             Ok(Err(e)) => {
@@ -182,14 +224,11 @@ impl HealthProbe {
                 None
             }
         };
-        if let Err(e) = &ollama {
-            tracing::debug!(error = %e, "health: ollama unavailable");
-        }
         let problem = migrations.as_ref().and_then(|m| m.mismatch());
-        let status = match (&migrations, &problem, &ollama) {
+        let status = match (&migrations, &problem, ollama) {
             (None, _, _) | (_, Some(_), _) => Status::Unhealthy,
-            (Some(_), None, Err(_)) => Status::Degraded,
-            (Some(_), None, Ok(_)) => Status::Healthy,
+            (Some(_), None, OllamaState::Unavailable) => Status::Degraded,
+            (Some(_), None, OllamaState::Available) => Status::Healthy,
         };
         Report {
             status,
@@ -198,11 +237,8 @@ impl HealthProbe {
             } else {
                 DatabaseState::Unavailable
             },
-            ollama: if ollama.is_ok() {
-                OllamaState::Available
-            } else {
-                OllamaState::Unavailable
-            },
+            ollama,
+            ollama_hosts: hosts,
             version: env!("CARGO_PKG_VERSION"),
             migrations: counts(migrations.as_ref()),
             problem: problem.map(|p| p.to_string()),
@@ -214,21 +250,30 @@ impl HealthProbe {
     }
 }
 
-/// Says at start what an Ollama that does not answer means for queries, so that the first
-/// 503 is no surprise; maia serves all the same (health: degraded). `url` is shown without
-/// the credentials it may carry.
-pub async fn warn_if_ollama_is_down(llm: &Llm, url: &str) {
-    let shown = redacted_http_url(url);
-    match llm.version().await {
-        Ok(_) => {}
-        Err(LlmError::Unreachable(why)) => tracing::warn!(
-            error = %why,
-            "Ollama at {shown} is unreachable: queries will get 503 llm_unavailable until it answers"
-        ),
-        Err(e) => tracing::warn!(
-            error = %e,
-            "Ollama at {shown} does not answer as Ollama does: queries may fail until it does"
-        ),
+/// Says at start what an Ollama server that does not answer means for queries, so that
+/// the first 503 is no surprise; maia serves all the same (health: degraded when none
+/// answers). Each server is shown without the credentials its URL may carry.
+pub async fn warn_if_ollama_is_down(llm: &Llm) {
+    let hosts = llm.hosts();
+    let several = hosts.len() > 1;
+    let versions = futures_util::future::join_all(hosts.iter().map(|h| h.version())).await;
+    for (host, version) in hosts.iter().zip(versions) {
+        let shown = host.shown();
+        match version {
+            Ok(_) => {}
+            Err(LlmError::Unreachable(why)) if several => tracing::warn!(
+                error = %why,
+                "Ollama at {shown} is unreachable: calls go to the other servers until it answers"
+            ),
+            Err(LlmError::Unreachable(why)) => tracing::warn!(
+                error = %why,
+                "Ollama at {shown} is unreachable: queries will get 503 llm_unavailable until it answers"
+            ),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "Ollama at {shown} does not answer as Ollama does: queries may fail until it does"
+            ),
+        }
     }
 }
 

@@ -212,7 +212,11 @@ pub fn endpoints(settings: &Settings) -> Vec<(&'static str, Endpoint)> {
             ));
         }
     }
-    if let Ok(url) = url::Url::parse(&settings.ollama.url) {
+    // Every Ollama server calls may go to, each judged as one alone would be.
+    for url in settings.ollama.hosts() {
+        let Ok(url) = url::Url::parse(url) else {
+            continue;
+        };
         if let Some(host) = url.host_str() {
             out.push((
                 "ollama",
@@ -423,5 +427,26 @@ mod tests {
         )
         .await;
         assert!(matches!(f.verdict, Verdict::Local(_)), "{f:?}");
+    }
+
+    #[tokio::test]
+    async fn every_ollama_server_is_judged_and_a_public_one_among_local_ones_refused() {
+        let mut settings = Settings::default();
+        settings.ollama.urls = vec![
+            "http://127.0.0.1:11434".into(),
+            "http://8.8.8.8:11434".into(),
+        ];
+        let findings = review(&settings, false).await;
+        let ollama: Vec<_> = findings.iter().filter(|f| f.service == "ollama").collect();
+        assert_eq!(ollama.len(), 2, "{findings:?}");
+        assert!(
+            matches!(ollama[0].verdict, Verdict::Local(_)),
+            "{findings:?}"
+        );
+        assert!(
+            matches!(ollama[1].verdict, Verdict::Refused(_)),
+            "{findings:?}"
+        );
+        assert!(enforce(&settings).await.is_err());
     }
 }

@@ -156,6 +156,13 @@ in
         '';
       }
       {
+        assertion = !(cfg.ollama.url != null && cfg.ollama.urls != [ ]);
+        message = ''
+          services.maia.ollama.url and services.maia.ollama.urls are both set. Set
+          services.maia.ollama.urls alone (ollama.url is for one server).
+        '';
+      }
+      {
         assertion = cfg.backup.enable -> cfg.database.createLocally;
         message = ''
           services.maia.backup dumps the local PostgreSQL (maia-backup.service); with

@@ -1,5 +1,6 @@
 # The local Ollama (`ollama.enable`): nixpkgs' services.ollama, pulling the models maia's
-# settings name, and the unit maia's server waits for. An Ollama elsewhere is `ollama.url`.
+# settings name, and the unit maia's server waits for. An Ollama elsewhere is `ollama.url`;
+# several servers are `ollama.urls` (with the local one first when it runs).
 { config, lib, ... }:
 let
   cfg = config.services.maia;
@@ -32,6 +33,23 @@ in
       description = ''
         An Ollama elsewhere (with `ollama.enable = false`). A host outside this machine's
         private network must be listed in `settings.sovereignty.allow_hosts`.
+      '';
+    };
+
+    urls = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [
+        "http://gpu-a.lan:11434"
+        "http://gpu-b.lan:11434"
+      ];
+      description = ''
+        Several Ollama servers; each call goes to one that has its model and the fewest
+        calls in flight, and one that fails is skipped for a while (see the README's
+        "Several Ollama hosts"). With `ollama.enable`, the local Ollama comes first and
+        these after it. Set this or `ollama.url`, not both. Every host outside this
+        machine's private network must be listed in `settings.sovereignty.allow_hosts`.
+        `settings.ollama.max_concurrent` bounds the calls to all of them together.
       '';
     };
 

@@ -110,6 +110,19 @@ in
             '';
             description = "The Ollama server. Set [](#opt-services.maia.ollama.url) instead.";
           };
+          ollama.urls = mkOption {
+            type = types.nullOr (types.listOf types.str);
+            default =
+              if cfg.ollama.urls == [ ] then
+                null
+              else
+                lib.optional cfg.ollama.enable localOllamaUrl ++ cfg.ollama.urls;
+            defaultText = literalExpression ''
+              config.services.maia.ollama.urls, after the local services.ollama's URL when
+              it runs; null (ollama.url alone) when empty
+            '';
+            description = "Several Ollama servers. Set [](#opt-services.maia.ollama.urls) instead.";
+          };
           ollama.model = mkOption {
             type = types.str;
             default = "llama3.2:3b";

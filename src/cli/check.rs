@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::config::{redacted_http_url, Settings, SettingsError};
+use crate::config::{Settings, SettingsError};
 use crate::llm::{model_present, Llm};
 use crate::service::embedding_space;
 use crate::sovereignty::{self, Verdict};
@@ -213,42 +213,80 @@ async fn check_knowledge(
     }
 }
 
+/// A line per Ollama server; with several, one that does not answer is a warning while
+/// another does. Then each model the settings name, and where it is.
 async fn check_ollama(report: &mut Report, settings: &Settings) {
     let llm = match Llm::new(&settings.ollama) {
         Ok(llm) => llm,
         Err(e) => return report.push("ollama", Err(e.to_string())),
     };
-    match llm.version().await {
-        Ok(v) => report.push(
-            "ollama",
-            Ok(format!(
-                "{} answers (version {v})",
-                redacted_http_url(&settings.ollama.url)
-            )),
-        ),
-        Err(e) => return report.push("ollama", Err(e.to_string())),
+    let hosts = llm.hosts();
+    let probes = hosts
+        .iter()
+        .map(|h| async { tokio::join!(h.version(), h.models()) });
+    let probes = futures_util::future::join_all(probes).await;
+    let answering = probes.iter().filter(|(v, _)| v.is_ok()).count();
+    let mut listed = Vec::new();
+    let mut unlisted = None;
+    for (host, (version, models)) in hosts.iter().zip(probes) {
+        let shown = host.shown();
+        match version {
+            Ok(v) => report.push("ollama", Ok(format!("{shown} answers (version {v})"))),
+            Err(e) if answering > 0 => report.warn(
+                "ollama",
+                format!("{shown}: {e} (calls go to the other servers)"),
+            ),
+            Err(e) if hosts.len() > 1 => report.push("ollama", Err(format!("{shown}: {e}"))),
+            Err(e) => report.push("ollama", Err(e.to_string())),
+        }
+        match models {
+            Ok(models) => listed.push((shown, models)),
+            Err(e) => unlisted = Some(e),
+        }
     }
+    if answering == 0 {
+        return;
+    }
+    if listed.is_empty() {
+        let why = unlisted.map(|e| e.to_string()).unwrap_or_default();
+        return report.push("model", Err(format!("cannot list models: {why}")));
+    }
+    check_models(report, settings, &listed, hosts.len() > 1);
+}
+
+/// Each model the settings name: on which servers (with several) it is.
+fn check_models(
+    report: &mut Report,
+    settings: &Settings,
+    listed: &[(&str, Vec<String>)],
+    several: bool,
+) {
+    let where_present = |model: &str| -> Option<String> {
+        let on: Vec<&str> = listed
+            .iter()
+            .filter(|(_, present)| model_present(present, model))
+            .map(|(shown, _)| *shown)
+            .collect();
+        match (on.is_empty(), several) {
+            (true, _) => None,
+            (false, false) => Some(String::new()),
+            (false, true) => Some(format!(" on {}", on.join(", "))),
+        }
+    };
     let mut wanted = vec![settings.ollama.model.as_str()];
     if settings.deep_model() != settings.ollama.model {
         wanted.push(settings.deep_model());
     }
-    match llm.models().await {
-        Ok(present) => {
-            for model in wanted {
-                let result = if model_present(&present, model) {
-                    Ok(format!("{model} is present"))
-                } else {
-                    Err(format!("{model} is missing (run `ollama pull {model}`)"))
-                };
-                report.push("model", result);
-            }
-            let embed = settings.knowledge.embed_model.as_str();
-            if model_present(&present, embed) {
-                report.push("model", Ok(format!("{embed} is present (knowledge)")));
-            } else {
-                report.warn("model", format!("{embed} is missing (run `ollama pull {embed}`): knowledge cannot add documents or answer with them"));
-            }
-        }
-        Err(e) => report.push("model", Err(format!("cannot list models: {e}"))),
+    for model in wanted {
+        let result = match where_present(model) {
+            Some(on) => Ok(format!("{model} is present{on}")),
+            None => Err(format!("{model} is missing (run `ollama pull {model}`)")),
+        };
+        report.push("model", result);
+    }
+    let embed = settings.knowledge.embed_model.as_str();
+    match where_present(embed) {
+        Some(on) => report.push("model", Ok(format!("{embed} is present{on} (knowledge)"))),
+        None => report.warn("model", format!("{embed} is missing (run `ollama pull {embed}`): knowledge cannot add documents or answer with them")),
     }
 }

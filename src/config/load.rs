@@ -674,13 +674,83 @@ mod tests {
             ),
             ("MAIA_DATABASE__PASSWORD", "hunter3"),
             ("MAIA_OLLAMA__URL", "http://proxy:hunter4@10.0.0.2:11434"),
+            (
+                "MAIA_OLLAMA__URLS",
+                "http://proxy:hunter4@10.0.0.2:11434,http://proxy:hunter5@10.0.0.3:11434",
+            ),
         ]))
         .unwrap()
         .settings;
         let shown = toml::to_string(&s).unwrap();
-        for secret in ["hunter2", "hunter3", "hunter4"] {
+        for secret in ["hunter2", "hunter3", "hunter4", "hunter5"] {
             assert!(!shown.contains(secret), "{shown}");
         }
         assert!(!format!("{s:?}").contains("hunter2"), "{s:?}");
+    }
+
+    #[test]
+    fn several_ollama_servers_are_a_comma_separated_list_and_url_alone_is_one() {
+        let s = load(&env(&[(
+            "MAIA_OLLAMA__URLS",
+            "http://10.0.0.2:11434, http://10.0.0.3:11434",
+        )]))
+        .unwrap()
+        .settings;
+        assert_eq!(
+            s.ollama.hosts(),
+            ["http://10.0.0.2:11434", "http://10.0.0.3:11434"]
+        );
+        let one = load(&env(&[("MAIA_OLLAMA__URL", "http://10.0.0.4:11434")]))
+            .unwrap()
+            .settings;
+        assert_eq!(one.ollama.hosts(), ["http://10.0.0.4:11434"]);
+        // `url` may repeat one of `urls`.
+        let both = load(&env(&[
+            ("MAIA_OLLAMA__URL", "http://10.0.0.3:11434"),
+            (
+                "MAIA_OLLAMA__URLS",
+                "http://10.0.0.2:11434,http://10.0.0.3:11434",
+            ),
+        ]));
+        assert_eq!(both.unwrap().settings.ollama.hosts().len(), 2);
+    }
+
+    #[test]
+    fn ollama_servers_that_disagree_repeat_or_are_not_urls_are_refused() {
+        let error = |pairs: &[(&str, &str)]| load(&env(pairs)).unwrap_err().to_string();
+        let both = error(&[
+            ("MAIA_OLLAMA__URL", "http://proxy:hunter6@10.0.0.9:11434"),
+            (
+                "MAIA_OLLAMA__URLS",
+                "http://10.0.0.2:11434,http://10.0.0.3:11434",
+            ),
+        ]);
+        assert!(
+            both.contains("are both set, to different servers"),
+            "{both}"
+        );
+        assert!(!both.contains("hunter6"), "{both}");
+        let twice = error(&[(
+            "MAIA_OLLAMA__URLS",
+            "http://10.0.0.2:11434,http://10.0.0.2:11434/",
+        )]);
+        assert!(
+            twice.contains("ollama.urls[1]") && twice.contains("twice"),
+            "{twice}"
+        );
+        let bad = error(&[(
+            "MAIA_OLLAMA__URLS",
+            "http://10.0.0.2:11434,ftp://u:hunter7@10.0.0.3",
+        )]);
+        assert!(
+            bad.contains("ollama.urls[1]") && bad.contains("not an http(s) URL"),
+            "{bad}"
+        );
+        assert!(!bad.contains("hunter7"), "{bad}");
+        let many: Vec<String> = (1..=17)
+            .map(|i| format!("http://10.0.0.{i}:11434"))
+            .collect();
+        let many = error(&[("MAIA_OLLAMA__URLS", &many.join(","))]);
+        assert!(many.contains("at most 16"), "{many}");
     }
 }

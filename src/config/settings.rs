@@ -75,6 +75,10 @@ pub struct OllamaSettings {
     #[default = "http://127.0.0.1:11434"]
     #[serde(serialize_with = "shown_http_url")]
     pub url: String,
+    /// Several Ollama servers, calls spread over them (see `OllamaSettings::hosts`); empty:
+    /// `url` alone.
+    #[serde(serialize_with = "shown_http_urls")]
+    pub urls: Vec<String>,
     /// Model for `fast` mode.
     #[default = "llama3.2:3b"]
     pub model: String,
@@ -212,6 +216,76 @@ fn shown_http_url<S: serde::Serializer>(url: &str, serializer: S) -> Result<S::O
     serializer.serialize_str(&redacted_http_url(url))
 }
 
+fn shown_http_urls<S: serde::Serializer>(
+    urls: &[String],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(urls.iter().map(|u| redacted_http_url(u)))
+}
+
+/// The most Ollama servers `ollama.urls` may list.
+pub const MAX_OLLAMA_HOSTS: usize = 16;
+
+impl OllamaSettings {
+    /// The Ollama servers calls go to: `urls` when set, else `url` alone.
+    pub fn hosts(&self) -> Vec<&str> {
+        if self.urls.is_empty() {
+            vec![self.url.as_str()]
+        } else {
+            self.urls.iter().map(String::as_str).collect()
+        }
+    }
+
+    /// Each URL http(s) with a host, none twice, at most `MAX_OLLAMA_HOSTS`; `url` changed
+    /// from its default beside `urls` must be one of them (which would win is not a guess
+    /// to leave to the reader).
+    fn validate_urls(&self) -> Result<(), InvalidSettings> {
+        let invalid = |m: String| Err(InvalidSettings(m));
+        if self.urls.len() > MAX_OLLAMA_HOSTS {
+            return invalid(format!(
+                "ollama.urls lists {} servers; at most {MAX_OLLAMA_HOSTS} are taken",
+                self.urls.len()
+            ));
+        }
+        let default_url = Self::default().url;
+        if !self.urls.is_empty() && self.url != default_url && !self.urls.contains(&self.url) {
+            return invalid(format!(
+                "ollama.url = {:?} and ollama.urls are both set, to different servers: set \
+                 ollama.urls alone (ollama.url is for one server)",
+                redacted_http_url(&self.url)
+            ));
+        }
+        let keyed: Vec<(String, &str)> = if self.urls.is_empty() {
+            vec![("ollama.url".into(), self.url.as_str())]
+        } else {
+            let listed = self.urls.iter().enumerate();
+            listed
+                .map(|(i, u)| (format!("ollama.urls[{i}]"), u.as_str()))
+                .collect()
+        };
+        let mut seen = Vec::new();
+        for (key, text) in keyed {
+            let parsed = match url::Url::parse(text) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
+                _ => {
+                    return invalid(format!(
+                        "{key} = {:?} is not an http(s) URL (e.g. http://127.0.0.1:11434)",
+                        redacted_http_url(text)
+                    ))
+                }
+            };
+            if seen.contains(&parsed) {
+                return invalid(format!(
+                    "{key} = {:?} is listed twice in ollama.urls",
+                    redacted_http_url(text)
+                ));
+            }
+            seen.push(parsed);
+        }
+        Ok(())
+    }
+}
+
 /// `url` without the user name and password it may carry (anything before `@`).
 pub fn redacted_http_url(url: &str) -> String {
     match url::Url::parse(url) {
@@ -270,15 +344,7 @@ impl Settings {
         if let Err(err) = self.database.connection_config() {
             return invalid(format!("database.url: {err}"));
         }
-        match url::Url::parse(&self.ollama.url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            _ => {
-                return invalid(format!(
-                    "ollama.url = {:?} is not an http(s) URL (e.g. http://127.0.0.1:11434)",
-                    redacted_http_url(&self.ollama.url)
-                ))
-            }
-        }
+        self.ollama.validate_urls()?;
         self.validate_models()?;
         let dimensions = self.knowledge.embed_dimensions;
         if !(1..=MAX_EMBED_DIMENSIONS).contains(&dimensions) {

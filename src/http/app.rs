@@ -62,7 +62,7 @@ impl Application {
         // Ollama is asked while the database is waited for: a start takes longer for it only
         // when Ollama hangs, and then by the probe's 2 s at most.
         let llm = Llm::new(&settings.ollama)?;
-        let ollama = crate::health::warn_if_ollama_is_down(&llm, &settings.ollama.url);
+        let ollama = crate::health::warn_if_ollama_is_down(&llm);
         tokio::join!(migrated, ollama).0?;
         open_files::ensure_enough(&settings);
         let addr = settings.http.listen.clone();

@@ -11,8 +11,10 @@ use tokio::time::Instant;
 
 pub use super::decode::Piece;
 use super::decode::{ended_early, ChatDecoder, Step};
+use super::error::{network_failure, status_line};
+use super::hosts::{with_failover, Failure, Lease};
 use super::http1::{Body, Response};
-use super::{network_failure, status_line, Answer, Llm, LlmError};
+use super::{Answer, Llm, LlmError};
 use crate::metrics::LlmCall;
 
 /// What is read of a refusal's body to find its `{"error": ...}`.
@@ -83,6 +85,8 @@ pub struct AnswerStream {
     body: Option<Body>,
     /// `Done` has been handed out: what follows on the connection is the body's end.
     whole: bool,
+    /// The server answering, counted busy until the answer ends.
+    lease: Lease,
     decoder: ChatDecoder,
     limits: Limits,
     started: Instant,
@@ -123,9 +127,10 @@ impl Llm {
     ) -> Result<AnswerStream, LlmError> {
         let mut call = LlmCall::start(self.metrics.clone(), model);
         match self.open_chat(model, messages, options).await {
-            Ok((body, limits, started)) => Ok(AnswerStream {
+            Ok((lease, body, limits, started)) => Ok(AnswerStream {
                 body: Some(body),
                 whole: false,
+                lease,
                 decoder: ChatDecoder::default(),
                 limits,
                 started,
@@ -138,13 +143,15 @@ impl Llm {
         }
     }
 
-    /// Sends the chat; the answer's body once Ollama has accepted it.
+    /// Sends the chat; the answer's body once a server has accepted it. A server that gives
+    /// no answer (or lacks the model) leaves the chat to another, once: nothing of the
+    /// answer has come yet.
     async fn open_chat(
         &self,
         model: &str,
         messages: &[Message],
         options: Option<&ChatOptions>,
-    ) -> Result<(Body, Limits, Instant), LlmError> {
+    ) -> Result<(Lease, Body, Limits, Instant), LlmError> {
         let started = Instant::now();
         let limits = Limits {
             silence: self.silence,
@@ -158,14 +165,21 @@ impl Llm {
         };
         let json = serde_json::to_vec(&request)
             .map_err(|e| LlmError::Upstream(format!("the request could not be written: {e}")))?;
-        let response = limits
-            .within(self.send("POST", "api/chat", Some(&json)))
-            .await?
-            .map_err(|e| network_failure(&e, started.elapsed()))?;
-        if !response.is_success() {
-            return Err(refusal(model, response, limits).await);
-        }
-        Ok((response.body, limits, started))
+        let json = json.as_slice();
+        let (lease, body) = with_failover(&self.hosts, model, |host| async move {
+            let sent = limits
+                .within(host.send("POST", "api/chat", Some(json)))
+                .await
+                .map_err(Failure::Final)?;
+            let response =
+                sent.map_err(|e| Failure::NoAnswer(network_failure(&e, started.elapsed())))?;
+            if !response.is_success() {
+                return Err(Failure::Final(refusal(model, response, limits).await));
+            }
+            Ok(response.body)
+        })
+        .await?;
+        Ok((lease, body, limits, started))
     }
 
     /// One exchange, the answer to `messages` collected whole.
@@ -223,11 +237,14 @@ impl AnswerStream {
             let Some(body) = self.body.as_mut() else {
                 return Err(ended_early());
             };
-            let chunk = self
-                .limits
-                .within(body.chunk())
-                .await?
-                .map_err(|e| network_failure(&e, self.started.elapsed()))?;
+            let chunk = self.limits.within(body.chunk()).await?;
+            // Mid-answer: not tried again elsewhere (what came is kept), but the server
+            // that broke off is skipped for a while.
+            let chunk = chunk.map_err(|e| {
+                let error = network_failure(&e, self.started.elapsed());
+                self.lease.host().mark_down(&error);
+                error
+            })?;
             match chunk {
                 Some(bytes) => self.decoder.push(bytes)?,
                 None => self.decoder.end()?,

@@ -6,8 +6,10 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::{network_failure, status_line};
+use super::hosts::{with_failover, Failure};
 use super::http1::WireError;
-use super::{network_failure, status_line, Llm, LlmError};
+use super::{Llm, LlmError};
 
 /// Texts sent in one call: enough to keep the model busy, few enough that one call's
 /// answer (4 bytes of text a number, roughly 10 KiB an embedding of 768) stays small.
@@ -58,23 +60,31 @@ impl Llm {
         Ok(all)
     }
 
+    /// One batch, on a server chosen as a chat's is; one that gives no whole answer leaves
+    /// the batch to another, once (nothing of it was used).
     async fn embed_batch(&self, model: &str, input: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
         let started = Instant::now();
         let json = serde_json::to_vec(&EmbedRequest { model, input })
             .map_err(|e| LlmError::Upstream(format!("the request could not be written: {e}")))?;
+        let json = json.as_slice();
         let silence = self.silence;
-        let work = async {
-            let mut response = self.send("POST", "api/embed", Some(&json)).await?;
-            let body = response.body.read_to_end(MAX_EMBED_RESPONSE_BYTES).await?;
-            Ok::<_, WireError>((status_line(&response), response.is_success(), body))
-        };
-        let (status, success, body) = tokio::time::timeout(silence, work)
-            .await
-            .map_err(|_| LlmError::Timeout(silence))?
-            .map_err(|e| network_failure(&e, started.elapsed()))?;
-        if !success {
-            return Err(refusal(model, &status, &body));
-        }
+        let (_lease, body) = with_failover(&self.hosts, model, |host| async move {
+            let work = async {
+                let mut response = host.send("POST", "api/embed", Some(json)).await?;
+                let body = response.body.read_to_end(MAX_EMBED_RESPONSE_BYTES).await?;
+                Ok::<_, WireError>((status_line(&response), response.is_success(), body))
+            };
+            let answered = tokio::time::timeout(silence, work)
+                .await
+                .map_err(|_| Failure::Final(LlmError::Timeout(silence)))?;
+            let (status, success, body) =
+                answered.map_err(|e| Failure::NoAnswer(network_failure(&e, started.elapsed())))?;
+            if !success {
+                return Err(Failure::Final(refusal(model, &status, &body)));
+            }
+            Ok(body)
+        })
+        .await?;
         serde_json::from_slice::<EmbedResponse>(&body)
             .map(|r| r.embeddings)
             .map_err(|e| LlmError::Upstream(format!("/api/embed answered {e}")))

@@ -1,6 +1,11 @@
 //! At most `ollama.max_concurrent` calls to Ollama at once, at most `ollama.max_queue`
 //! waiting for a slot, and none waiting longer than the model may stay silent: past that,
 //! "busy" at once, rather than a pile of calls that all time out.
+//!
+//! One gate for all the Ollama servers (`ollama.urls`): which server a call goes to is
+//! chosen after it has a slot (`llm::hosts`). A gate per server would let a slow one hold
+//! calls that another could answer; the operator raises `ollama.max_concurrent` to what
+//! the servers take together.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

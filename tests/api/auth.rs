@@ -285,7 +285,18 @@ async fn probes_and_the_api_document_are_open_and_the_health_report_shows_states
     keys.sort();
     assert_eq!(
         keys,
-        ["database", "migrations", "ollama", "status", "version"]
+        [
+            "database",
+            "migrations",
+            "ollama",
+            "ollama_hosts",
+            "status",
+            "version"
+        ]
+    );
+    assert_eq!(
+        health["ollama_hosts"],
+        serde_json::json!([{"state": "available"}])
     );
     // Unknown paths are behind the door too: nothing is said about what exists.
     let response = app

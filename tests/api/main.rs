@@ -18,6 +18,7 @@ mod knowledge;
 mod llm_limits;
 mod metrics;
 mod migrations;
+mod ollama_hosts;
 mod ollama_stream;
 mod openai;
 mod openapi;

@@ -145,3 +145,41 @@ async fn check_never_contacts_an_endpoint_sovereignty_refused() {
     }
     assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+/// With several Ollama servers, a line each: one down is a warning while another answers
+/// (the check passes), each model says where it is, and none answering fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_lists_each_ollama_server_and_where_each_model_is() {
+    let db = fresh_database().await;
+    let mut migrate = maia();
+    migrate.arg("migrate").env("MAIA_DATABASE__URL", &db.url);
+    assert!(output(migrate).await.status.success());
+    let ollama = start_ollama().await;
+    let down = unreachable_ollama();
+    let urls = format!("{},{down}", ollama.url());
+    let both = [("MAIA_OLLAMA__URLS", urls.as_str())];
+    let none_up = format!("{down},{}", unreachable_ollama());
+
+    let out = output(check(&[], &db.url, &ollama.url(), &both)).await;
+    let failing = output(check(
+        &["--json"],
+        &db.url,
+        &down,
+        &[("MAIA_OLLAMA__URLS", &none_up)],
+    ))
+    .await;
+
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    let up_line = format!("ok   ollama       {} answers (version", ollama.url());
+    assert!(shown.contains(&up_line), "{shown}");
+    let down_line = format!("warn ollama       {down}: Ollama is unreachable");
+    assert!(shown.contains(&down_line), "{shown}");
+    assert!(
+        shown.contains(&format!("{MODEL} is present on {}", ollama.url())),
+        "{shown}"
+    );
+    assert!(!failing.status.success(), "{}", text(&failing));
+    let failing = report(&failing);
+    assert_eq!(failed_checks(&failing), ["ollama", "ollama"], "{failing}");
+}

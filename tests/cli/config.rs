@@ -369,3 +369,40 @@ fn a_configured_model_name_no_request_could_use_is_refused_naming_its_key() {
     let fine = offline("MAIA_OLLAMA__ALLOWED_MODELS", "hf.co/user/model:q4");
     assert!(fine.status.success(), "{}", text(&fine));
 }
+
+#[test]
+fn several_ollama_servers_come_from_a_comma_list_and_one_url_beside_them_is_refused() {
+    let urls = "http://10.1.2.3:11434, http://10.1.2.4:11434";
+    let (ok, out, err) = effective(&[], &[("MAIA_OLLAMA__URLS", urls)]);
+    let (both_ok, _, both_err) = effective(
+        &[],
+        &[
+            ("MAIA_OLLAMA__URLS", urls),
+            ("OLLAMA_BASE_URL", "http://10.9.9.9:11434"),
+        ],
+    );
+    let (bad_ok, _, bad_err) = effective(
+        &[],
+        &[("MAIA_OLLAMA__URLS", "http://10.1.2.3:11434,10.1.2.4:11434")],
+    );
+
+    assert!(ok, "{err}");
+    let listed = value(&out, "ollama", "urls");
+    assert_eq!(
+        listed
+            .as_array()
+            .map(|a| a.iter().filter_map(|u| u.as_str()).collect::<Vec<_>>()),
+        Some(vec!["http://10.1.2.3:11434", "http://10.1.2.4:11434"]),
+        "{out}"
+    );
+    assert!(!both_ok);
+    assert!(
+        both_err.contains("ollama.url") && both_err.contains("both set"),
+        "{both_err}"
+    );
+    assert!(!bad_ok);
+    assert!(
+        bad_err.contains("ollama.urls[1]") && bad_err.contains("not an http(s) URL"),
+        "{bad_err}"
+    );
+}

@@ -93,3 +93,32 @@ async fn a_sovereignty_refusal_exits_2_and_is_said_once_by_every_command() {
         );
     }
 }
+
+/// Each of several Ollama servers is judged as one alone is: a public one among local
+/// ones is refused, and so is `maia serve` with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_ollama_server_is_judged_and_a_public_one_among_them_refused() {
+    let urls = "http://127.0.0.1:11434,http://10.0.0.2:11434,http://8.8.8.8:11434";
+    let env = [
+        ("MAIA_DATABASE__URL", "postgresql://maia@127.0.0.1/maia"),
+        ("MAIA_OLLAMA__URLS", urls),
+    ];
+    let (code, shown) = check_offline(&env).await;
+    let mut serve = maia();
+    serve
+        .arg("serve")
+        .env("MAIA_HTTP__LISTEN", "127.0.0.1:0")
+        .envs(env.iter().copied());
+    let served = output(serve).await;
+
+    assert_eq!(code, Some(2), "{shown}");
+    assert!(shown.contains("ollama 127.0.0.1:11434: local"), "{shown}");
+    assert!(shown.contains("ollama 10.0.0.2:11434: local"), "{shown}");
+    assert_eq!(
+        shown.matches("8.8.8.8 is a public address").count(),
+        1,
+        "{shown}"
+    );
+    assert_eq!(served.status.code(), Some(2), "{}", text(&served));
+    assert!(text(&served).contains("8.8.8.8"), "{}", text(&served));
+}

@@ -9,6 +9,7 @@
 //! - R7 `slow_clients`: a slowloris under a low open-files limit.
 //! - R8 `streams`: a streamed answer's client leaving, Ollama dying mid-stream, SIGTERM
 //!   with fifty streams open.
+//! - R10 `ollama_hosts`: two Ollama servers under a steady load, one killed in the middle.
 
 #[path = "../kit/mod.rs"]
 mod kit;
@@ -18,6 +19,7 @@ mod db_restart;
 mod db_stall;
 mod fuzz;
 mod ollama;
+mod ollama_hosts;
 mod sigterm;
 mod slow_clients;
 mod streams;

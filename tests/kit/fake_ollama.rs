@@ -231,6 +231,12 @@ impl FakeOllama {
     /// Stops listening and drops open connections (a hanging request included); the port
     /// then refuses connections.
     pub async fn stop(mut self) {
+        self.kill().await;
+    }
+
+    /// Stops it as [`stop`](Self::stop) does, keeping the fake to read what it counted
+    /// (its answers cut off by the stop are in [`cut_streams`](Self::cut_streams)).
+    pub async fn kill(&mut self) {
         self.handle.stop(false).await;
         if let Some(server) = self.server.take() {
             let _ = server.await;
