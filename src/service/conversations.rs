@@ -250,7 +250,14 @@ impl Services {
             .await?
             .ok_or_else(|| not_found(id))?;
         let (mode, persona, model) = self.settings_of(&conversation)?;
-        let system_prompt = Box::pin(self.system_prompt(persona.as_ref(), mode)).await?;
+        // In council mode the conversation's persona waits: the council's voices, then
+        // its synthesizer, each bring their own prompt.
+        let (system_prompt, council) = if mode == Mode::Council {
+            (None, Some(Box::new(Box::pin(self.council()).await?)))
+        } else {
+            let prompt = Box::pin(self.system_prompt(persona.as_ref(), mode)).await?;
+            (Some(prompt), None)
+        };
         let question_id = Uuid::new_v4();
         let title = Box::pin(self.take_question(&conversation, question_id, &content)).await?;
         let info = TurnInfo {
@@ -263,7 +270,10 @@ impl Services {
             asked: Asked {
                 query: content.as_str().to_string(),
                 mode,
-                persona: conversation.persona.clone(),
+                persona: council
+                    .is_none()
+                    .then(|| conversation.persona.clone())
+                    .flatten(),
                 model,
                 token_id: caller.token_id,
                 message_id: Some(question_id),
@@ -276,6 +286,7 @@ impl Services {
             }),
             knowledge: Retrieval::of(knowledge, caller),
             citations: None,
+            council,
         };
         let events = Box::pin(self.answer(exchange, client_gone)).await?;
         Ok(Turn { info, events })
@@ -370,10 +381,17 @@ impl Services {
     }
 }
 
-/// The chat Ollama is asked: the system prompt, the earlier messages, the question.
-fn chat(system_prompt: String, context: &[StoredMessage], question: &Query) -> Vec<Message> {
+/// The chat Ollama is asked: the system prompt (a council's voices bring their own), the
+/// earlier messages, the question.
+fn chat(
+    system_prompt: Option<String>,
+    context: &[StoredMessage],
+    question: &Query,
+) -> Vec<Message> {
     let mut messages = Vec::with_capacity(context.len() + 2);
-    messages.push(Message::new(Role::System, system_prompt));
+    if let Some(prompt) = system_prompt {
+        messages.push(Message::new(Role::System, prompt));
+    }
     for earlier in context {
         let role = match earlier.role.as_str() {
             "assistant" => Role::Assistant,

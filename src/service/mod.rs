@@ -8,6 +8,7 @@ mod auth;
 mod chunking;
 mod completion;
 mod conversations;
+mod council;
 mod embedder;
 mod error;
 mod gate;
