@@ -39,7 +39,7 @@ pub struct StartBody {
         example = "llama3.2:3b"
     )]
     model: Option<String>,
-    /// `fast` (the default) or `deep`, in any case.
+    /// `fast` (the default), `deep` or `council` (several personas, merged), in any case.
     #[schema(value_type = Option<Mode>)]
     mode: Option<String>,
 }
@@ -66,7 +66,7 @@ pub struct ChangeBody {
         pattern = "^[A-Za-z0-9_:-][A-Za-z0-9._:-]*(/[A-Za-z0-9_:-][A-Za-z0-9._:-]*)*$"
     )]
     model: Option<Option<String>>,
-    /// `fast` or `deep`, in any case; `null`: fast.
+    /// `fast`, `deep` or `council`, in any case; `null`: fast.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Mode>)]
     mode: Option<Option<String>>,
