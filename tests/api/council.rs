@@ -78,7 +78,7 @@ async fn distinct_voices(app: &TestApp) {
 async fn a_council_asks_its_personas_at_once_with_their_own_prompts() {
     let app = TestApp::spawn().await;
     app.ollama
-        .set_behavior(Behavior::Delay(Duration::from_millis(400)));
+        .set_behavior(Behavior::Delay(Duration::from_millis(700)));
 
     let (status, body) = app
         .query(json!({"query": "Is it worth it?", "mode": "council"}))
@@ -378,5 +378,55 @@ async fn a_council_question_that_names_a_persona_is_422() {
         .unwrap()
         .contains("council.personas"));
     assert_eq!(app.ollama.chat_count(), 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_one_slot_at_ollama_the_voices_and_the_synthesis_take_it_in_turn() {
+    let app = TestApp::spawn_configured(|s| s.ollama.max_concurrent = 1).await;
+
+    let (status, body) = app
+        .query(json!({"query": "One at a time?", "mode": "council"}))
+        .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.ollama.most_concurrent_chats(), 1);
+    assert_eq!(app.ollama.chat_count(), VOICES.len() + 1);
+    let council = voices(&body["council"]);
+    assert!(
+        council.iter().all(|(_, answer, _)| answer.is_some()),
+        "{council:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_persona_of_the_council_deleted_since_is_a_missing_voice() {
+    let app = TestApp::spawn().await;
+    let deleted = app.http.delete(app.url("/api/personas/pragmatist"));
+    assert_eq!(deleted.send().await.unwrap().status(), 204);
+
+    let (status, body) = app
+        .query(json!({"query": "Still three?", "mode": "council"}))
+        .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        app.ollama.chat_count(),
+        2 + 1,
+        "two voices and the synthesis"
+    );
+    let council = voices(&body["council"]);
+    let missing = (
+        "pragmatist".to_string(),
+        None,
+        Some("persona_not_found".to_string()),
+    );
+    assert_eq!(council[2], missing);
+    let (_, synthesis_request) = chats(&app).pop().unwrap();
+    assert!(
+        synthesis_request.contains("Missing voices: pragmatist (persona_not_found)"),
+        "{synthesis_request}"
+    );
     app.stop().await;
 }
