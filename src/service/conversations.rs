@@ -49,6 +49,16 @@ pub struct ConversationView {
     pub messages: Vec<StoredMessage>,
 }
 
+/// A question asked in a conversation: its text, whether it draws on the owner's
+/// documents, and its mode when it is not the conversation's.
+#[derive(Debug)]
+pub struct Asking {
+    pub content: Query,
+    pub knowledge: Option<Consult>,
+    /// This question's mode; none: the conversation's.
+    pub mode: Option<Mode>,
+}
+
 /// A question taken into a conversation: what its answer belongs to.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TurnInfo {
@@ -223,7 +233,7 @@ impl Services {
         }
     }
 
-    /// Asks `content` in a conversation of `caller`'s: the question is stored, then asked
+    /// Asks `asking` in a conversation of `caller`'s: the question is stored, then asked
     /// with the persona's prompt and the earlier messages as context (and, with
     /// `knowledge`, the sources found for it); its answer streams from the result and is
     /// stored as a message once whole.
@@ -231,10 +241,14 @@ impl Services {
         &self,
         caller: &Caller,
         id: Uuid,
-        content: Query,
-        knowledge: Option<Consult>,
+        asking: Asking,
         client_gone: impl Future<Output = ()> + Send + 'static,
     ) -> Result<Turn, ServiceError> {
+        let Asking {
+            content,
+            knowledge,
+            mode,
+        } = asking;
         let work = async {
             let db = self.db.conn().await?;
             let Some(conversation) = store::find_conversation(&**db, id, owner(caller)).await?
@@ -249,7 +263,7 @@ impl Services {
         let (conversation, context) = Box::pin(self.db.bounded(work))
             .await?
             .ok_or_else(|| not_found(id))?;
-        let (mode, persona, model) = self.settings_of(&conversation)?;
+        let (mode, persona, model) = self.settings_of(&conversation, mode)?;
         // In council mode the conversation's persona waits: the council's voices, then
         // its synthesizer, each bring their own prompt.
         let (system_prompt, council) = if mode == Mode::Council {
@@ -297,13 +311,10 @@ impl Services {
         &self,
         caller: &Caller,
         id: Uuid,
-        content: Query,
-        knowledge: Option<Consult>,
+        asking: Asking,
         client_gone: impl Future<Output = ()> + Send + 'static,
     ) -> Result<TurnDone, ServiceError> {
-        let turn = self
-            .converse(caller, id, content, knowledge, client_gone)
-            .await?;
+        let turn = self.converse(caller, id, asking, client_gone).await?;
         let (text, finished) = turn.events.collect().await?;
         Ok(TurnDone {
             turn: turn.info,
@@ -331,12 +342,17 @@ impl Services {
         store::recent_messages(db, id, budget).await
     }
 
-    /// The conversation's mode, persona and model, as a question is asked with them now.
+    /// The conversation's mode (or the question's own), persona and model, as a question
+    /// is asked with them now.
     fn settings_of(
         &self,
         conversation: &Conversation,
+        mode: Option<Mode>,
     ) -> Result<(Mode, Option<PersonaName>, String), ServiceError> {
-        let mode = Mode::parse(&conversation.mode)?;
+        let mode = match mode {
+            Some(mode) => mode,
+            None => Mode::parse(&conversation.mode)?,
+        };
         let persona = conversation
             .persona
             .as_deref()

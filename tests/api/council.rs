@@ -430,3 +430,28 @@ async fn a_persona_of_the_council_deleted_since_is_a_missing_voice() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_message_may_ask_the_council_and_the_conversation_keeps_its_mode() {
+    let app = TestApp::spawn().await;
+    let id = app.start_conversation(json!({})).await;
+    let path = format!("/api/conversations/{id}/messages");
+
+    let (status, turn) = app
+        .post_json(&path, &json!({"content": "Once?", "mode": "council"}))
+        .await;
+    let (_, plain) = app.post_json(&path, &json!({"content": "Again?"})).await;
+    let (refused, body) = app
+        .post_json(&path, &json!({"content": "Turbo?", "mode": "turbo"}))
+        .await;
+
+    assert_eq!(status, 200, "{turn}");
+    assert_eq!(voices(&turn["council"]).len(), VOICES.len());
+    assert_eq!(app.ollama.chat_count(), VOICES.len() + 1 + 1);
+    assert!(plain.get("council").is_none(), "{plain}");
+    assert_eq!(plain["content"], "echo: Again?");
+    assert_eq!((refused, error_code(&body)), (422, "validation_failed"));
+    let (_, conversation) = app.get(&format!("/api/conversations/{id}")).await;
+    assert_eq!(conversation["mode"], "fast");
+    app.stop().await;
+}
