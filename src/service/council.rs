@@ -243,3 +243,109 @@ pub(super) fn with_council<'a>(trace: NewTrace<'a>, council: &'a Council) -> New
         ..trace
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Mode;
+    use crate::service::asked::Asked;
+
+    fn voice(persona: &str, answer: Option<&str>, tokens: Option<i32>) -> CouncilVoice {
+        CouncilVoice {
+            persona: persona.into(),
+            model: "m".into(),
+            answer: answer.map(String::from),
+            error_code: answer.is_none().then(|| "llm_timeout".into()),
+            prompt_tokens: tokens,
+            completion_tokens: tokens,
+        }
+    }
+
+    fn heard(voices: Vec<CouncilVoice>) -> Council {
+        Council {
+            voices: Vec::new(),
+            synthesizer_prompt: "Merge.".into(),
+            heard: voices,
+        }
+    }
+
+    #[test]
+    fn the_synthesizer_reads_the_history_then_each_answer_by_persona_and_the_missing_voices() {
+        let council = heard(vec![
+            voice("socratic", Some("Ask why."), None),
+            voice("contrarian", None, None),
+        ]);
+        let messages = [
+            Message::new(Role::User, "Earlier?"),
+            Message::new(Role::Assistant, "Earlier."),
+            Message::new(Role::User, "Now?"),
+        ];
+
+        let chat = synthesis_chat(&council, &messages, "Now?");
+
+        let texts: Vec<&str> = chat.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(&texts[..3], ["Merge.", "Earlier?", "Earlier."]);
+        assert_eq!((chat[0].role, chat[3].role), (Role::System, Role::User));
+        let request = texts[3];
+        assert!(request.starts_with("The question:\nNow?"), "{request}");
+        assert!(
+            request.contains("The answer of socratic:\nAsk why."),
+            "{request}"
+        );
+        assert!(
+            request.contains("Missing voices: contrarian (llm_timeout)."),
+            "{request}"
+        );
+    }
+
+    #[test]
+    fn a_stopped_council_marks_only_the_voices_that_had_not_answered() {
+        let mut council = heard(vec![
+            voice("socratic", Some("Ask why."), None),
+            voice("contrarian", None, None),
+        ]);
+        council.heard[1].error_code = None;
+
+        council.cut_off("client_closed_request");
+
+        let codes: Vec<_> = council
+            .heard
+            .iter()
+            .map(|v| v.error_code.as_deref())
+            .collect();
+        assert_eq!(codes, [None, Some("client_closed_request")]);
+        assert!(!council.unanswered());
+    }
+
+    #[test]
+    fn a_councils_trace_counts_the_tokens_of_every_call() {
+        let council = heard(vec![
+            voice("socratic", Some("a"), Some(10)),
+            voice("contrarian", None, None),
+            voice("pragmatist", Some("b"), Some(5)),
+        ]);
+        let asked = Asked {
+            query: "q".into(),
+            mode: Mode::Council,
+            persona: None,
+            model: "m".into(),
+            token_id: None,
+            message_id: None,
+        };
+        let synthesis = NewTrace {
+            prompt_tokens: Some(100),
+            completion_tokens: None,
+            ..asked.trace(uuid::Uuid::nil(), 1)
+        };
+
+        let trace = with_council(synthesis, &council);
+
+        assert_eq!(trace.prompt_tokens, Some(115));
+        assert_eq!(
+            trace.completion_tokens,
+            Some(15),
+            "the synthesis's unknown count"
+        );
+        assert_eq!(trace.council.map(<[CouncilVoice]>::len), Some(3));
+    }
+}
