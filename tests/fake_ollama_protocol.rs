@@ -607,6 +607,51 @@ async fn delay_answers_normally_after_the_pause() {
     fake.stop().await;
 }
 
+#[tokio::test]
+async fn a_behaviour_for_a_system_prompt_answers_only_the_chats_it_opens() {
+    let fake = FakeOllama::start(&[MODEL]).await;
+    fake.set_behavior_for_system("terse", Behavior::ReplyWith("Short.".into()));
+    fake.set_behavior_for_system("You are", Behavior::ReplyWith("At length.".into()));
+    let mut untold = chat_body(MODEL, "hi", Some(false));
+    untold["messages"][0]["content"] = json!("You are verbose.");
+
+    // "You are terse." matches both; the first set wins.
+    let terse = post_chat(&fake, &chat_body(MODEL, "hi", Some(false))).await;
+    let other = post_chat(&fake, &untold).await;
+    let bare =
+        json!({"model": MODEL, "stream": false, "messages": [{"role": "user", "content": "hi"}]});
+    let without = post_chat(&fake, &bare).await;
+
+    let content = |body: Value| body["message"]["content"].as_str().unwrap().to_string();
+    assert_eq!(
+        content(terse.json().await.unwrap()),
+        "Short.",
+        "the first match wins"
+    );
+    assert_eq!(content(other.json().await.unwrap()), "At length.");
+    assert_eq!(content(without.json().await.unwrap()), "echo: hi");
+    fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_most_concurrent_chats_counts_requests_answered_at_once() {
+    let fake = FakeOllama::start(&[MODEL]).await;
+    fake.set_behavior(Behavior::Delay(Duration::from_millis(300)));
+    let body = chat_body(MODEL, "slow", Some(false));
+
+    post_chat(&fake, &body).await;
+    let one_by_one = fake.most_concurrent_chats();
+    tokio::join!(
+        post_chat(&fake, &body),
+        post_chat(&fake, &body),
+        post_chat(&fake, &body)
+    );
+
+    assert_eq!(one_by_one, 1);
+    assert_eq!(fake.most_concurrent_chats(), 3);
+    fake.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn hang_never_answers_and_does_not_hold_up_stop() {
     let fake = FakeOllama::start(&[MODEL]).await;

@@ -18,6 +18,10 @@ let
 
   settingsFormat = pkgs.formats.toml { };
 
+  # A persona's name as maia reads it: a letter, then letters, digits, `-` and `_`, at most 64
+  # (any case; maia keeps it in lowercase).
+  personaName = types.strMatching "[A-Za-z][A-Za-z0-9_-]{0,63}";
+
   # Peer authentication over the local socket: unit user = PostgreSQL role = database = maia.
   # The role is named in the URL because the container image has no passwd entry for the
   # uid the container runs as, and tokio-postgres would otherwise ask the OS for a name.
@@ -176,6 +180,33 @@ in
               Days a conversation is kept after its last message; then it is purged with its
               messages and the traces of its exchanges. `0` keeps them forever, as does null
               (maia's own default).
+            '';
+          };
+          council.personas = mkOption {
+            # As maia checks them: 2 to 8 distinct names, each one a request could name.
+            type = types.nullOr (
+              types.addCheck (types.listOf personaName) (
+                names: lib.length names >= 2 && lib.length names <= 8 && lib.allUnique names
+              )
+            );
+            default = null;
+            example = [
+              "socratic"
+              "pragmatist"
+            ];
+            description = ''
+              The personas a `council` question asks at once: 2 to 8 distinct persona names.
+              Null: maia's own default (socratic, contrarian, pragmatist). See the README's
+              Council section.
+            '';
+          };
+          council.synthesizer = mkOption {
+            type = types.nullOr personaName;
+            default = null;
+            example = "synthesizer";
+            description = ''
+              The persona that merges a council's answers into one; null: maia's own default
+              (`synthesizer`).
             '';
           };
         };

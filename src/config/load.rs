@@ -538,6 +538,40 @@ mod tests {
     }
 
     #[test]
+    fn the_council_is_a_list_of_two_to_eight_distinct_persona_names() {
+        let s = load(&env(&[])).unwrap().settings;
+        assert_eq!(s.council.personas, ["socratic", "contrarian", "pragmatist"]);
+        assert_eq!(s.council.synthesizer, "synthesizer");
+        let set = load(&env(&[("MAIA_COUNCIL__PERSONAS", "coach, contrarian")]))
+            .unwrap()
+            .settings;
+        assert_eq!(set.council.personas, ["coach", "contrarian"]);
+        let error = |var: &str, value: &str| load(&env(&[(var, value)])).unwrap_err().to_string();
+        for (var, value, problem) in [
+            (
+                "MAIA_COUNCIL__PERSONAS",
+                "socratic",
+                "must name 2 to 8 personas, not 1",
+            ),
+            ("MAIA_COUNCIL__PERSONAS", "a,b,c,d,e,f,g,h,i", "not 9"),
+            (
+                "MAIA_COUNCIL__PERSONAS",
+                "coach,no way",
+                "council.personas[1]",
+            ),
+            (
+                "MAIA_COUNCIL__PERSONAS",
+                "coach,Coach",
+                "\"coach\" is named twice",
+            ),
+            ("MAIA_COUNCIL__SYNTHESIZER", "../x", "council.synthesizer"),
+        ] {
+            let message = error(var, value);
+            assert!(message.contains(problem), "{value}: {message}");
+        }
+    }
+
+    #[test]
     fn allow_hosts_is_a_comma_separated_list_in_the_environment() {
         let s = load(&env(&[(
             "MAIA_SOVEREIGNTY__ALLOW_HOSTS",

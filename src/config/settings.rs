@@ -10,7 +10,7 @@ use smart_default::SmartDefault;
 use super::allowed_host::AllowedHost;
 use super::database::DatabaseSettings;
 use super::log_level::LogLevel;
-use crate::domain::ModelName;
+use crate::domain::{ModelName, PersonaName};
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -23,6 +23,7 @@ pub struct Settings {
     pub sovereignty: SovereigntySettings,
     pub auth: AuthSettings,
     pub retention: RetentionSettings,
+    pub council: CouncilSettings,
     pub log: LogSettings,
 }
 
@@ -174,6 +175,22 @@ pub struct RetentionSettings {
     pub batch_size: i64,
 }
 
+#[derive(Debug, Clone, Deserialize, Serialize, SmartDefault)]
+#[serde(default, deny_unknown_fields)]
+pub struct CouncilSettings {
+    /// The personas a `council` question asks, in parallel: 2 to 8 names, each a persona
+    /// (`GET /api/personas`) by the time a question is asked.
+    #[default(vec!["socratic".into(), "contrarian".into(), "pragmatist".into()])]
+    pub personas: Vec<String>,
+    /// The persona that merges the council's answers into one.
+    #[default = "synthesizer"]
+    pub synthesizer: String,
+}
+
+/// How many personas a council has, at least and at most: one voice is no council, and
+/// each voice is a call to the model.
+pub const COUNCIL_SIZE: std::ops::RangeInclusive<usize> = 2..=8;
+
 /// The longest retention, in days (about a century): anything longer is a mistake, and
 /// 0 already means forever.
 pub const MAX_RETENTION_DAYS: i64 = 36_500;
@@ -313,6 +330,7 @@ impl Settings {
         self.validate_http()?;
         self.validate_auth()?;
         self.validate_retention()?;
+        self.validate_council()?;
         for (key, value) in [
             ("database.pool_size", self.database.pool_size as u64),
             ("database.connect_timeout", self.database.connect_timeout),
@@ -428,6 +446,38 @@ impl Settings {
                  (a week), not {}",
                 retention.interval_seconds
             )));
+        }
+        Ok(())
+    }
+
+    /// A council of 2 to 8 distinct personas, each name (and the synthesizer's) one that a
+    /// request could name.
+    fn validate_council(&self) -> Result<(), InvalidSettings> {
+        let council = &self.council;
+        let invalid = |m: String| Err(InvalidSettings(m));
+        let count = council.personas.len();
+        if !COUNCIL_SIZE.contains(&count) {
+            return invalid(format!(
+                "council.personas must name {} to {} personas, not {count}",
+                COUNCIL_SIZE.start(),
+                COUNCIL_SIZE.end()
+            ));
+        }
+        let mut seen = Vec::with_capacity(count);
+        for (i, name) in council.personas.iter().enumerate() {
+            match PersonaName::parse(name) {
+                Err(e) => return invalid(format!("council.personas[{i}]: {e}")),
+                Ok(name) if seen.contains(&name) => {
+                    return invalid(format!(
+                        "council.personas[{i}]: {:?} is named twice",
+                        name.as_str()
+                    ))
+                }
+                Ok(name) => seen.push(name),
+            }
+        }
+        if let Err(e) = PersonaName::parse(&council.synthesizer) {
+            return invalid(format!("council.synthesizer: {e}"));
         }
         Ok(())
     }

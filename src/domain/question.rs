@@ -13,8 +13,13 @@ pub enum ValidationError {
     QueryTooLong(usize),
     #[error("query must not contain NUL characters (\\u0000)")]
     NulInQuery,
-    #[error("unknown mode {0:?}; allowed values: \"fast\", \"deep\"")]
+    #[error("unknown mode {0:?}; allowed values: \"fast\", \"deep\", \"council\"")]
     UnknownMode(String),
+    #[error(
+        "persona does not go with mode \"council\": a council asks the personas of \
+         council.personas; leave persona out, or choose another mode"
+    )]
+    PersonaInCouncil,
     #[error("persona {0:?} is not a valid persona name (lowercase letters, digits, '-' and '_')")]
     BadPersonaName(String),
     /// A persona's display name, description or system prompt that cannot be one.
@@ -99,16 +104,21 @@ pub struct Question {
 }
 
 impl Question {
-    /// Each part is checked; only `query` is required, `mode` defaults to fast.
+    /// Each part is checked; only `query` is required, `mode` defaults to fast. A council
+    /// has its own personas: a question asked of one names none.
     pub fn parse(
         query: String,
         mode: Option<&str>,
         persona: Option<&str>,
         model: Option<&str>,
     ) -> Result<Self, ValidationError> {
+        let mode = mode.map(Mode::parse).transpose()?.unwrap_or_default();
+        if mode == Mode::Council && persona.is_some() {
+            return Err(ValidationError::PersonaInCouncil);
+        }
         Ok(Self {
             query: Query::parse(query)?,
-            mode: mode.map(Mode::parse).transpose()?.unwrap_or_default(),
+            mode,
             persona: persona.map(PersonaName::parse).transpose()?,
             model: model.map(ModelName::parse).transpose()?,
             knowledge: None,
@@ -141,13 +151,15 @@ impl Query {
 }
 
 /// `fast` uses `ollama.model`; `deep` uses `ollama.deep_model` and asks it to reason step
-/// by step.
+/// by step; `council` asks the personas of `council.personas` with `ollama.model`, and the
+/// `council.synthesizer` merges their answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, utoipa::ToSchema)]
 #[schema(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
     Fast,
     Deep,
+    Council,
 }
 
 impl Mode {
@@ -156,6 +168,7 @@ impl Mode {
         match text.trim().to_ascii_lowercase().as_str() {
             "fast" => Ok(Mode::Fast),
             "deep" => Ok(Mode::Deep),
+            "council" => Ok(Mode::Council),
             _ => Err(ValidationError::UnknownMode(text.to_string())),
         }
     }
@@ -164,6 +177,7 @@ impl Mode {
         match self {
             Mode::Fast => "fast",
             Mode::Deep => "deep",
+            Mode::Council => "council",
         }
     }
 }
@@ -278,9 +292,16 @@ mod tests {
     fn unknown_modes_name_the_allowed_values() {
         let err = Mode::parse("turbo").unwrap_err().to_string();
         assert!(
-            err.contains("\"fast\"") && err.contains("\"deep\""),
+            err.contains("\"fast\"") && err.contains("\"deep\"") && err.contains("\"council\""),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_council_question_names_no_persona() {
+        let asked = |persona| Question::parse("why?".into(), Some("council"), persona, None);
+        assert_eq!(asked(None).map(|q| q.mode), Ok(Mode::Council));
+        assert_eq!(asked(Some("coach")), Err(ValidationError::PersonaInCouncil));
     }
 
     #[test]
@@ -288,6 +309,7 @@ mod tests {
         assert_eq!(Mode::parse("Deep"), Ok(Mode::Deep));
         assert_eq!(Mode::parse("FAST"), Ok(Mode::Fast));
         assert_eq!(Mode::parse("deep").map(Mode::as_str), Ok("deep"));
+        assert_eq!(Mode::parse("Council").map(Mode::as_str), Ok("council"));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::asked::Asked;
 use super::asked::{elapsed_ms, status_after};
+use super::council::{synthesis_chat, with_council, Council};
 use super::error::ServiceError;
 use super::in_flight::Unanswered;
 use super::services::Services;
@@ -23,7 +24,7 @@ use super::sources::{add_sources, Retrieval};
 use crate::llm::chat::{ChatOptions, Message, Piece};
 use crate::llm::decode::Finish;
 use crate::llm::LlmError;
-use crate::store::{Citation, NewMessage, NewTrace, StoreError, TraceStatus};
+use crate::store::{Citation, CouncilVoice, NewMessage, NewTrace, StoreError, TraceStatus};
 
 /// Pieces of an answer waiting for a client that reads slower than the model writes; past
 /// that, the model's stream is read no further until the client catches up.
@@ -43,6 +44,9 @@ pub struct Exchange {
     pub knowledge: Option<Retrieval>,
     /// The sources found, once they were.
     pub citations: Option<Vec<Citation>>,
+    /// In council mode, the council that answers first: `messages` (without a system
+    /// prompt) go to each of its voices, and their synthesis is the answer.
+    pub council: Option<Box<Council>>,
 }
 
 impl Exchange {
@@ -56,6 +60,7 @@ impl Exchange {
             reply,
             knowledge: None,
             citations: None,
+            council: None,
         }
     }
 
@@ -105,6 +110,10 @@ pub struct Finished {
     /// when it was asked to draw on knowledge.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub citations: Option<Vec<Citation>>,
+    /// In council mode, each persona's answer (or its error code); the answer is their
+    /// synthesis, and the token counts are those of every call together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub council: Option<Vec<CouncilVoice>>,
     /// Why the model stopped: its answer was done, or it reached the token limit asked.
     #[serde(skip)]
     pub finish: Finish,
@@ -187,22 +196,10 @@ impl Services {
                 return Err(error);
             }
         }
-        let slot = tokio::select! {
-            slot = self.gate.enter() => slot,
-            () = &mut gone => Err(LlmError::Cancelled),
-        };
-        let slot = match slot {
-            Ok(slot) => slot,
-            Err(error) => {
-                let ending = Ending::Failed(error);
-                let event =
-                    Box::pin(self.keep(id, started, &exchange, String::new(), ending)).await;
-                self.in_flight.finish(id);
-                return Err(match event {
-                    Some(AnswerEvent::Failed(error)) => *error,
-                    _ => LlmError::Cancelled.into(),
-                });
-            }
+        let slot = match exchange.council {
+            // A council's calls take their slots as they are made, in its task.
+            Some(_) => None,
+            None => Some(Box::pin(self.first_slot(id, started, &exchange, &mut gone)).await?),
         };
         let (sender, events) = mpsc::channel(STREAM_BUFFER);
         let services = self.clone();
@@ -216,20 +213,55 @@ impl Services {
         })
     }
 
-    /// The task: the answer read and forwarded, then its trace stored and the end told.
+    /// A slot at the model for the answer, or the error (its trace stored as failed).
+    async fn first_slot(
+        &self,
+        id: Uuid,
+        started: Instant,
+        exchange: &Exchange,
+        gone: &mut ClientGone,
+    ) -> Result<OwnedSemaphorePermit, ServiceError> {
+        let slot = tokio::select! {
+            slot = self.gate.enter() => slot,
+            () = gone.as_mut() => Err(LlmError::Cancelled),
+        };
+        let error = match slot {
+            Ok(slot) => return Ok(slot),
+            Err(error) => error,
+        };
+        let ending = Ending::Failed(error);
+        let event = Box::pin(self.keep(id, started, exchange, String::new(), ending)).await;
+        self.in_flight.finish(id);
+        Err(match event {
+            Some(AnswerEvent::Failed(error)) => *error,
+            _ => LlmError::Cancelled.into(),
+        })
+    }
+
+    /// The task: the answer read and forwarded (a council's once its voices are heard),
+    /// then its trace stored and the end told.
     async fn run(
         self,
         id: Uuid,
         started: Instant,
-        exchange: Exchange,
-        slot: OwnedSemaphorePermit,
+        mut exchange: Exchange,
+        slot: Option<OwnedSemaphorePermit>,
         sender: mpsc::Sender<AnswerEvent>,
         mut gone: ClientGone,
     ) {
         let mut text = String::new();
-        let ending = self.forward(&exchange, &sender, &mut gone, &mut text).await;
-        // Ollama's stream is closed by now; the slot is free for the next question.
-        drop(slot);
+        let ending = match slot {
+            Some(slot) => {
+                let ending = self.forward(&exchange, &sender, &mut gone, &mut text).await;
+                // Ollama's stream is closed by now; the slot is free for the next question.
+                drop(slot);
+                ending
+            }
+            None => {
+                let deliberation = self.deliberate(&mut exchange, &sender, &mut gone, &mut text);
+                Box::pin(deliberation).await
+            }
+        };
         // Boxed, as the opening of Ollama's answer is: large futures that live only at the
         // start or the end, which inline would make every streaming task their size.
         let last = Box::pin(self.keep(id, started, &exchange, text, ending)).await;
@@ -239,6 +271,60 @@ impl Services {
             // A client that left meanwhile misses it; the trace is stored either way.
             let _ = sender.send(event).await;
         }
+    }
+
+    /// The council heard, then its synthesis read into `text` as [`Services::forward`]
+    /// reads any answer. Each voice and the synthesis take a slot of their own, in turn:
+    /// the synthesis's only once the voices have given theirs back.
+    async fn deliberate(
+        &self,
+        exchange: &mut Exchange,
+        sender: &mpsc::Sender<AnswerEvent>,
+        gone: &mut ClientGone,
+        text: &mut String,
+    ) -> Ending {
+        let Some(council) = exchange.council.as_mut() else {
+            return Ending::Failed(LlmError::Upstream("no council to ask".into()));
+        };
+        let model = &exchange.asked.model;
+        let stop = async {
+            tokio::select! {
+                biased;
+                () = self.streams_end.reached() => Ending::Shutdown,
+                () = gone.as_mut() => Ending::Failed(LlmError::Cancelled),
+                () = sender.closed() => Ending::Failed(LlmError::Cancelled),
+            }
+        };
+        let hearing = self.hear(model, council, &exchange.messages, stop).await;
+        if let Some(ending) = hearing.stopped {
+            council.cut_off(match &ending {
+                Ending::Failed(error) => error.code(),
+                _ => "shutdown",
+            });
+            return ending;
+        }
+        if council.unanswered() {
+            tracing::warn!(model, "every voice of the council failed");
+            // Failed as the first voice's call did; a council of missing personas as an
+            // error on the model's side.
+            return Ending::Failed(hearing.failure.unwrap_or_else(|| {
+                LlmError::Upstream("no persona of council.personas exists".into())
+            }));
+        }
+        exchange.messages = synthesis_chat(council, &exchange.messages, &exchange.asked.query);
+        let slot = tokio::select! {
+            biased;
+            () = self.streams_end.reached() => return Ending::Shutdown,
+            () = gone.as_mut() => return Ending::Failed(LlmError::Cancelled),
+            () = sender.closed() => return Ending::Failed(LlmError::Cancelled),
+            slot = self.gate.enter() => match slot {
+                Ok(slot) => slot,
+                Err(error) => return Ending::Failed(error),
+            },
+        };
+        let ending = self.forward(exchange, sender, gone, text).await;
+        drop(slot);
+        ending
     }
 
     /// Reads the model's answer into `text`, sending each piece on, until it ends. The
@@ -330,6 +416,10 @@ impl Services {
             ..exchange.asked.trace(id, elapsed_ms(started))
         };
         let trace = trace_of(base, &text, &ending, error.as_deref());
+        let trace = match &exchange.council {
+            Some(council) => with_council(trace, council),
+            None => trace,
+        };
         let reply = match (&ending, exchange.reply) {
             (Ending::Answered { .. }, Some(reply)) => Some(NewMessage {
                 id: reply.message_id,
@@ -417,6 +507,7 @@ fn report(
                 completion_tokens: trace.completion_tokens,
                 created_at,
                 citations: trace.citations.map(<[Citation]>::to_vec),
+                council: trace.council.map(<[CouncilVoice]>::to_vec),
                 finish,
             })))
         }

@@ -42,6 +42,7 @@ impl Asked {
             token_id: self.token_id,
             message_id: self.message_id,
             citations: None,
+            council: None,
         }
     }
 }

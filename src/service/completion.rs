@@ -77,6 +77,7 @@ impl Services {
             reply: None,
             knowledge: Retrieval::of(completion.knowledge, caller),
             citations: None,
+            council: None,
         };
         self.answer(exchange, client_gone).await
     }

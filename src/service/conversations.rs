@@ -49,6 +49,16 @@ pub struct ConversationView {
     pub messages: Vec<StoredMessage>,
 }
 
+/// A question asked in a conversation: its text, whether it draws on the owner's
+/// documents, and its mode when it is not the conversation's.
+#[derive(Debug)]
+pub struct Asking {
+    pub content: Query,
+    pub knowledge: Option<Consult>,
+    /// This question's mode; none: the conversation's.
+    pub mode: Option<Mode>,
+}
+
 /// A question taken into a conversation: what its answer belongs to.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TurnInfo {
@@ -223,7 +233,7 @@ impl Services {
         }
     }
 
-    /// Asks `content` in a conversation of `caller`'s: the question is stored, then asked
+    /// Asks `asking` in a conversation of `caller`'s: the question is stored, then asked
     /// with the persona's prompt and the earlier messages as context (and, with
     /// `knowledge`, the sources found for it); its answer streams from the result and is
     /// stored as a message once whole.
@@ -231,10 +241,14 @@ impl Services {
         &self,
         caller: &Caller,
         id: Uuid,
-        content: Query,
-        knowledge: Option<Consult>,
+        asking: Asking,
         client_gone: impl Future<Output = ()> + Send + 'static,
     ) -> Result<Turn, ServiceError> {
+        let Asking {
+            content,
+            knowledge,
+            mode,
+        } = asking;
         let work = async {
             let db = self.db.conn().await?;
             let Some(conversation) = store::find_conversation(&**db, id, owner(caller)).await?
@@ -249,8 +263,15 @@ impl Services {
         let (conversation, context) = Box::pin(self.db.bounded(work))
             .await?
             .ok_or_else(|| not_found(id))?;
-        let (mode, persona, model) = self.settings_of(&conversation)?;
-        let system_prompt = Box::pin(self.system_prompt(persona.as_ref(), mode)).await?;
+        let (mode, persona, model) = self.settings_of(&conversation, mode)?;
+        // In council mode the conversation's persona waits: the council's voices, then
+        // its synthesizer, each bring their own prompt.
+        let (system_prompt, council) = if mode == Mode::Council {
+            (None, Some(Box::new(Box::pin(self.council()).await?)))
+        } else {
+            let prompt = Box::pin(self.system_prompt(persona.as_ref(), mode)).await?;
+            (Some(prompt), None)
+        };
         let question_id = Uuid::new_v4();
         let title = Box::pin(self.take_question(&conversation, question_id, &content)).await?;
         let info = TurnInfo {
@@ -263,7 +284,10 @@ impl Services {
             asked: Asked {
                 query: content.as_str().to_string(),
                 mode,
-                persona: conversation.persona.clone(),
+                persona: council
+                    .is_none()
+                    .then(|| conversation.persona.clone())
+                    .flatten(),
                 model,
                 token_id: caller.token_id,
                 message_id: Some(question_id),
@@ -276,6 +300,7 @@ impl Services {
             }),
             knowledge: Retrieval::of(knowledge, caller),
             citations: None,
+            council,
         };
         let events = Box::pin(self.answer(exchange, client_gone)).await?;
         Ok(Turn { info, events })
@@ -286,13 +311,10 @@ impl Services {
         &self,
         caller: &Caller,
         id: Uuid,
-        content: Query,
-        knowledge: Option<Consult>,
+        asking: Asking,
         client_gone: impl Future<Output = ()> + Send + 'static,
     ) -> Result<TurnDone, ServiceError> {
-        let turn = self
-            .converse(caller, id, content, knowledge, client_gone)
-            .await?;
+        let turn = self.converse(caller, id, asking, client_gone).await?;
         let (text, finished) = turn.events.collect().await?;
         Ok(TurnDone {
             turn: turn.info,
@@ -320,12 +342,17 @@ impl Services {
         store::recent_messages(db, id, budget).await
     }
 
-    /// The conversation's mode, persona and model, as a question is asked with them now.
+    /// The conversation's mode (or the question's own), persona and model, as a question
+    /// is asked with them now.
     fn settings_of(
         &self,
         conversation: &Conversation,
+        mode: Option<Mode>,
     ) -> Result<(Mode, Option<PersonaName>, String), ServiceError> {
-        let mode = Mode::parse(&conversation.mode)?;
+        let mode = match mode {
+            Some(mode) => mode,
+            None => Mode::parse(&conversation.mode)?,
+        };
         let persona = conversation
             .persona
             .as_deref()
@@ -370,10 +397,17 @@ impl Services {
     }
 }
 
-/// The chat Ollama is asked: the system prompt, the earlier messages, the question.
-fn chat(system_prompt: String, context: &[StoredMessage], question: &Query) -> Vec<Message> {
+/// The chat Ollama is asked: the system prompt (a council's voices bring their own), the
+/// earlier messages, the question.
+fn chat(
+    system_prompt: Option<String>,
+    context: &[StoredMessage],
+    question: &Query,
+) -> Vec<Message> {
     let mut messages = Vec::with_capacity(context.len() + 2);
-    messages.push(Message::new(Role::System, system_prompt));
+    if let Some(prompt) = system_prompt {
+        messages.push(Message::new(Role::System, prompt));
+    }
     for earlier in context {
         let role = match earlier.role.as_str() {
             "assistant" => Role::Assistant,

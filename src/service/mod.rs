@@ -8,6 +8,7 @@ mod auth;
 mod chunking;
 mod completion;
 mod conversations;
+mod council;
 mod embedder;
 mod error;
 mod gate;
@@ -29,7 +30,7 @@ mod tokens;
 
 pub use answer::{AnswerEvent, AnswerEvents, Finished};
 pub use auth::{Authenticator, Caller, Credential, Refusal};
-pub use conversations::{ConversationPage, ConversationView, TurnDone};
+pub use conversations::{Asking, ConversationPage, ConversationView, TurnDone};
 pub use embedder::space_of as embedding_space;
 pub use error::ServiceError;
 pub use history::TracePage;

@@ -21,7 +21,7 @@ use super::sources::{add_sources, Retrieval};
 use crate::domain::{Mode, PersonaName, Question};
 use crate::llm::chat::{Message, Role};
 use crate::llm::{Answer, LlmError};
-use crate::store::{self, Citation, NewTrace, TraceStatus};
+use crate::store::{self, Citation, CouncilVoice, NewTrace, TraceStatus};
 
 /// Used when no persona is asked for.
 const BASE_PROMPT: &str = "You are maia, a helpful assistant that runs entirely on its \
@@ -45,6 +45,10 @@ pub struct Answered {
     /// 1 in this order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub citations: Option<Vec<Citation>>,
+    /// In `council` mode, each persona's answer (or its error code); `response` is their
+    /// synthesis, and the trace's token counts are those of every call together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub council: Option<Vec<CouncilVoice>>,
 }
 
 impl Services {
@@ -56,8 +60,11 @@ impl Services {
         &self,
         question: Question,
         caller: &Caller,
-        client_gone: impl Future<Output = ()>,
+        client_gone: impl Future<Output = ()> + Send + 'static,
     ) -> Result<Answered, ServiceError> {
+        if question.mode == Mode::Council {
+            return Box::pin(self.ask_council(question, caller, client_gone)).await;
+        }
         let model = self.model_for(question.mode, question.model.as_ref())?;
         // The database comes first: if it is down the question could not be kept, so the
         // model is not asked at all. Steps that reach the database are boxed, as in
@@ -109,6 +116,29 @@ impl Services {
         kept
     }
 
+    /// A council's answer, whole: its synthesis collected as it is written.
+    async fn ask_council(
+        &self,
+        question: Question,
+        caller: &Caller,
+        client_gone: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<Answered, ServiceError> {
+        let mode = question.mode;
+        let events = self.ask_streaming(question, caller, client_gone).await?;
+        let (response, finished) = events.collect().await?;
+        Ok(Answered {
+            id: finished.trace_id,
+            response,
+            model: finished.model,
+            mode,
+            persona: None,
+            latency_ms: finished.latency_ms,
+            created_at: finished.created_at,
+            citations: finished.citations,
+            council: finished.council,
+        })
+    }
+
     /// [`Services::ask`], the answer streamed as it is written: what fails before the
     /// first piece (the question, the database, its sources, every slot taken) is an
     /// error here; what fails after comes as the stream's last event. Its trace is stored
@@ -120,14 +150,22 @@ impl Services {
         client_gone: impl Future<Output = ()> + Send + 'static,
     ) -> Result<AnswerEvents, ServiceError> {
         let model = self.model_for(question.mode, question.model.as_ref())?;
-        let system_prompt =
-            Box::pin(self.system_prompt(question.persona.as_ref(), question.mode)).await?;
-        let messages = vec![
-            Message::new(Role::System, system_prompt),
-            Message::new(Role::User, question.query.as_str()),
-        ];
+        let asking = Message::new(Role::User, question.query.as_str());
+        let (messages, council) = if question.mode == Mode::Council {
+            // Each voice, then the synthesizer, gets its own system prompt.
+            let council = Box::pin(self.council()).await?;
+            (vec![asking], Some(Box::new(council)))
+        } else {
+            let system_prompt =
+                Box::pin(self.system_prompt(question.persona.as_ref(), question.mode)).await?;
+            (
+                vec![Message::new(Role::System, system_prompt), asking],
+                None,
+            )
+        };
         let exchange = Exchange {
             knowledge: Retrieval::of(question.knowledge, caller),
+            council,
             ..Exchange::new(asked(&question, model, caller.token_id), messages, None)
         };
         self.answer(exchange, client_gone).await
@@ -202,7 +240,9 @@ impl Services {
                 .join(", "),
         })?;
         Ok(match mode {
-            Mode::Fast => prompt,
+            // A council's voices have their own prompts: this one is the conversation's
+            // for when it leaves council mode.
+            Mode::Fast | Mode::Council => prompt,
             Mode::Deep => format!("{prompt}\n\n{DEEP_SUFFIX}"),
         })
         // The connection went back to the pool before the model is asked.
@@ -233,6 +273,7 @@ impl Services {
             latency_ms: trace.latency_ms,
             created_at,
             citations: trace.citations.map(<[Citation]>::to_vec),
+            council: None,
             response: answer.content,
         })
     }

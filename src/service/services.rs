@@ -11,7 +11,7 @@ use super::retention::Retention;
 use super::schema::SchemaWatch;
 use super::shutdown::StreamsEnd;
 use crate::config::{RetentionSettings, Settings};
-use crate::domain::{Mode, ModelName, ValidationError};
+use crate::domain::{Mode, ModelName, PersonaName, ValidationError};
 use crate::llm::{model_present, Llm};
 use crate::metrics::Metrics;
 use crate::store::Db;
@@ -42,6 +42,10 @@ pub struct Services {
     pub(super) knowledge: Arc<KnowledgeWatch>,
     /// What `GET /metrics` reports; traces are counted as they are stored.
     pub(super) metrics: Metrics,
+    /// `council.personas`, as persona names: the voices of a council.
+    pub(super) council_personas: Arc<[String]>,
+    /// `council.synthesizer`: the persona that merges a council's answers.
+    pub(super) council_synthesizer: String,
 }
 
 /// How much of a conversation goes with a new question: at most this many earlier
@@ -77,6 +81,17 @@ impl Services {
             },
             knowledge: Arc::default(),
             metrics,
+            // Checked by `Settings::validate`; a name as a request's persona is normalised.
+            council_personas: settings
+                .council
+                .personas
+                .iter()
+                .filter_map(|name| PersonaName::parse(name).ok())
+                .map(|name| name.as_str().to_string())
+                .collect(),
+            council_synthesizer: PersonaName::parse(&settings.council.synthesizer)
+                .map(|name| name.as_str().to_string())
+                .unwrap_or_else(|_| settings.council.synthesizer.clone()),
         }
     }
 
@@ -98,7 +113,8 @@ impl Services {
         self.schema.require_current(&self.db).await
     }
 
-    /// The model a question gets: the one it names, if allowed, else its mode's. Any model
+    /// The model a question gets: the one it names, if allowed, else its mode's (a
+    /// council's is `ollama.model`: it makes several calls, each of them fast). Any model
     /// Ollama has is not enough: a large one would be loaded and evict the configured one.
     pub(super) fn model_for(
         &self,
@@ -107,7 +123,7 @@ impl Services {
     ) -> Result<String, ValidationError> {
         match named {
             None => Ok(match mode {
-                Mode::Fast => self.fast_model.clone(),
+                Mode::Fast | Mode::Council => self.fast_model.clone(),
                 Mode::Deep => self.deep_model.clone(),
             }),
             Some(name) if model_present(&self.allowed_models, name.as_str()) => {

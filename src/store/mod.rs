@@ -43,5 +43,6 @@ pub use tokens::{
     live_token_hash, revoke_token, touch_token, Grant, NewToken, TokenRecord,
 };
 pub use traces::{
-    delete_trace, get_trace, insert_trace, list_traces, Citation, NewTrace, Trace, TraceStatus,
+    delete_trace, get_trace, insert_trace, list_traces, Citation, CouncilVoice, NewTrace, Trace,
+    TraceStatus,
 };

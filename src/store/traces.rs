@@ -43,6 +43,23 @@ pub struct Citation {
     pub score: f64,
 }
 
+/// One persona's part in a council (`mode: "council"`): its answer, or why it has none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CouncilVoice {
+    /// The persona's name.
+    pub persona: String,
+    pub model: String,
+    /// The persona's answer; absent when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+    /// Why it has no answer (a trace's `error_code`: `llm_timeout`, `llm_error`, ...,
+    /// `persona_not_found`); absent when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    pub prompt_tokens: Option<i32>,
+    pub completion_tokens: Option<i32>,
+}
+
 /// A trace to be written; `created_at` is the database's clock.
 #[derive(Debug, Clone)]
 pub struct NewTrace<'a> {
@@ -66,6 +83,8 @@ pub struct NewTrace<'a> {
     pub message_id: Option<Uuid>,
     /// The sources the answer drew on, when it was asked to draw on knowledge.
     pub citations: Option<&'a [Citation]>,
+    /// Each voice of a council; the response is their synthesis.
+    pub council: Option<&'a [CouncilVoice]>,
 }
 
 /// A question as it was kept, answered or not.
@@ -96,6 +115,10 @@ pub struct Trace {
     pub message_id: Option<Uuid>,
     /// The sources the answer drew on (`"knowledge": true`); none when it drew on none.
     pub citations: Option<Vec<Citation>>,
+    /// In `council` mode, each persona's answer (or its error code), in the order of
+    /// `council.personas`; `response` is their synthesis. Absent in other modes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub council: Option<Vec<CouncilVoice>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -117,6 +140,9 @@ impl From<&Row> for Trace {
             token_id: row.get("token_id"),
             message_id: row.get("message_id"),
             citations: citations(row),
+            council: row
+                .get::<_, Option<Json<Vec<CouncilVoice>>>>("council")
+                .map(|json| json.0),
             created_at: row.get("created_at"),
         }
     }
@@ -130,7 +156,7 @@ pub(super) fn citations(row: &Row) -> Option<Vec<Citation>> {
 
 const TRACE_COLUMNS: &str = "id, query, response, mode, persona, model, status, error, \
      error_code, latency_ms, prompt_tokens, completion_tokens, token_id, message_id, \
-     citations, created_at";
+     citations, council, created_at";
 
 /// Inserts a trace and returns its creation time.
 #[tracing::instrument(skip_all, fields(trace_id = %trace.id))]
@@ -142,8 +168,9 @@ pub async fn insert_trace(
         .query_one(
             "INSERT INTO consciousness_traces \
              (id, query, response, mode, persona, model, status, error, error_code, \
-              latency_ms, prompt_tokens, completion_tokens, token_id, message_id, citations) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+              latency_ms, prompt_tokens, completion_tokens, token_id, message_id, citations, \
+              council) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
              ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id \
              RETURNING created_at",
             &[
@@ -162,6 +189,7 @@ pub async fn insert_trace(
                 &trace.token_id,
                 &trace.message_id,
                 &trace.citations.map(Json),
+                &trace.council.map(Json),
             ],
         )
         .await?;

@@ -10,6 +10,7 @@ mod browser;
 mod citations;
 mod connections;
 mod conversations;
+mod council;
 mod database;
 mod health;
 mod http;

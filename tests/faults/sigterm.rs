@@ -9,7 +9,7 @@ use crate::kit::database::Database;
 use crate::kit::process::serve_when_ready;
 use crate::kit::tokens::{issue_token, ALL_SCOPES};
 use crate::kit::traces::has_ok_trace;
-use crate::kit::{decode, fresh_database, http_client, start_ollama};
+use crate::kit::{decode, fresh_database, http_client, psql, start_ollama};
 use crate::kit::{stored_traces, Behavior, FakeOllama, Process, QUERY_PATH};
 
 const IN_FLIGHT: usize = 8;
@@ -134,5 +134,70 @@ async fn a_query_still_unanswered_when_the_grace_ends_is_stored_as_failed_and_co
         log.contains("1 question(s) still unanswered when the shutdown grace ended"),
         "{log}"
     );
+    ollama.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_council_cut_off_by_the_shutdown_is_stored_failed_with_each_voice_cut_off() {
+    let db = fresh_database().await;
+    let ollama = start_ollama().await;
+    ollama.set_behavior(Behavior::Hang);
+    let council = [("MAIA_COUNCIL__PERSONAS", "coach, contrarian")];
+    let (mut server, base) = serve_when_ready(&db.url, &ollama.url(), 1, &council).await;
+    let token = issue_token(&db.url, "r4-council", ALL_SCOPES).await;
+    let asked = http_client()
+        .post(format!("{base}{QUERY_PATH}"))
+        .bearer_auth(&token.token)
+        .json(&json!({ "query": "a council cut off", "mode": "council" }))
+        .send();
+    let asked = tokio::spawn(asked);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ollama.chat_count() < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        ollama.chat_count(),
+        2,
+        "both voices of the council were asked"
+    );
+
+    server.assert_stops_cleanly(Duration::from_secs(10)).await;
+    let (status, body) = decode(asked.await.unwrap().expect("answered before the end")).await;
+
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (503, &json!("shutdown")),
+        "{body}"
+    );
+    let row = psql(&db.url)
+        .await
+        .query_one(
+            "SELECT status, error_code, mode, council FROM consciousness_traces",
+            &[],
+        )
+        .await
+        .unwrap();
+    let stored: [Option<String>; 3] = [row.get(0), row.get(1), row.get(2)];
+    assert_eq!(
+        stored,
+        [
+            Some("failed".into()),
+            Some("shutdown".into()),
+            Some("council".into())
+        ]
+    );
+    let council: Value = row.get::<_, Option<Value>>(3).expect("the voices kept");
+    let voices: Vec<(&str, &str)> = council
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["persona"].as_str().unwrap(),
+                v["error_code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(voices, [("coach", "shutdown"), ("contrarian", "shutdown")]);
     ollama.stop().await;
 }

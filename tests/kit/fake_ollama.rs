@@ -74,6 +74,9 @@ pub enum Behavior {
 
 struct Config {
     behavior: Behavior,
+    /// Behaviours for the chats whose first system message contains the text, before
+    /// `behavior`: the first that matches wins.
+    by_system: Vec<(String, Behavior)>,
     split_chunks: bool,
     omit_zero_metrics: bool,
 }
@@ -90,6 +93,9 @@ struct Shared {
     /// When each streamed answer cut off by its client (the connection closed before the
     /// body's end) was dropped.
     cut_streams: Mutex<Vec<Instant>>,
+    /// Chat requests being answered (until the response's head), and the most at once.
+    chatting: AtomicUsize,
+    most_chatting: AtomicUsize,
 }
 
 impl Shared {
@@ -118,6 +124,7 @@ impl FakeOllama {
             models: models.iter().map(|m| m.to_string()).collect(),
             config: Mutex::new(Config {
                 behavior: Behavior::Reply,
+                by_system: Vec::new(),
                 split_chunks: false,
                 omit_zero_metrics: false,
             }),
@@ -126,6 +133,8 @@ impl FakeOllama {
             embedded: AtomicUsize::new(0),
             requests: AtomicUsize::new(0),
             cut_streams: Mutex::new(Vec::new()),
+            chatting: AtomicUsize::new(0),
+            most_chatting: AtomicUsize::new(0),
         });
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake Ollama");
         let addr = listener.local_addr().expect("the fake Ollama's address");
@@ -173,6 +182,18 @@ impl FakeOllama {
     /// How the following chat requests are answered.
     pub fn set_behavior(&self, b: Behavior) {
         self.shared.config().behavior = b;
+    }
+
+    /// How the following chat requests whose first system message contains `system` are
+    /// answered (whatever [`FakeOllama::set_behavior`] says for the others).
+    pub fn set_behavior_for_system(&self, system: &str, b: Behavior) {
+        self.shared.config().by_system.push((system.to_string(), b));
+    }
+
+    /// The most chat requests that were being answered at once (each counted from its
+    /// arrival to its response's head).
+    pub fn most_concurrent_chats(&self) -> usize {
+        self.shared.most_chatting.load(Ordering::SeqCst)
     }
 
     /// Streaming bodies are written in small pieces that cut lines mid-JSON and cut
@@ -364,7 +385,19 @@ async fn chat(req: HttpRequest, shared: web::Data<Shared>, body: Bytes) -> HttpR
         .unwrap_or_else(|e| e.into_inner())
         .push(req.peer_addr());
     let socket = req.conn_data::<Socket>().and_then(|s| s.0.try_clone().ok());
-    answer_chat(Peer { shared, socket }, body).await
+    let now = shared.chatting.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.most_chatting.fetch_max(now, Ordering::SeqCst);
+    let counted = shared.clone();
+    let response = answer_chat(Peer { shared, socket }, body).await;
+    counted.chatting.fetch_sub(1, Ordering::SeqCst);
+    response
+}
+
+/// The text of a chat's first system message, if it has one.
+fn first_system(request: &Map<String, Value>) -> Option<&str> {
+    let messages = request.get("messages")?.as_array()?;
+    let system = messages.iter().find(|m| m["role"] == "system")?;
+    system["content"].as_str()
 }
 
 #[allow(clippy::too_many_lines, reason = "one short arm per behaviour")]
@@ -382,7 +415,13 @@ async fn answer_chat(to: Peer, body: Bytes) -> HttpResponse {
 
     let (behavior, split, omit) = {
         let c = shared.config();
-        (c.behavior.clone(), c.split_chunks, c.omit_zero_metrics)
+        let system = first_system(&request).unwrap_or_default();
+        let chosen = c
+            .by_system
+            .iter()
+            .find(|(text, _)| system.contains(text.as_str()))
+            .map_or(&c.behavior, |(_, b)| b);
+        (chosen.clone(), c.split_chunks, c.omit_zero_metrics)
     };
     let reply = match behavior {
         Behavior::Reply => echo(&request),

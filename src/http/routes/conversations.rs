@@ -14,7 +14,7 @@ use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::JsonBody;
 use crate::http::sse;
 use crate::http::state::AppState;
-use crate::service::{Caller, ConversationPage, ConversationView, TurnDone};
+use crate::service::{Asking, Caller, ConversationPage, ConversationView, TurnDone};
 use crate::store::Conversation;
 
 /// A new conversation; every field may be left out. Any other field is refused (422).
@@ -39,7 +39,7 @@ pub struct StartBody {
         example = "llama3.2:3b"
     )]
     model: Option<String>,
-    /// `fast` (the default) or `deep`, in any case.
+    /// `fast` (the default), `deep` or `council` (several personas, merged), in any case.
     #[schema(value_type = Option<Mode>)]
     mode: Option<String>,
 }
@@ -66,7 +66,7 @@ pub struct ChangeBody {
         pattern = "^[A-Za-z0-9_:-][A-Za-z0-9._:-]*(/[A-Za-z0-9_:-][A-Za-z0-9._:-]*)*$"
     )]
     model: Option<Option<String>>,
-    /// `fast` or `deep`, in any case; `null`: fast.
+    /// `fast`, `deep` or `council`, in any case; `null`: fast.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Mode>)]
     mode: Option<Option<String>>,
@@ -93,6 +93,10 @@ pub struct MessageBody {
     /// How many sources, 1 to 20; 5 by default. Only with `"knowledge": true`.
     #[schema(minimum = 1, maximum = 20)]
     k: Option<i64>,
+    /// This question's mode, `fast`, `deep` or `council`, in any case; none: the
+    /// conversation's (which stays as it is).
+    #[schema(value_type = Option<Mode>)]
+    mode: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -269,7 +273,9 @@ pub async fn delete(
 ///
 /// The question is stored, asked with the persona's prompt and the earlier messages that
 /// fit the context budget (`chat.context_messages`, `chat.context_tokens`), and the answer
-/// stored as the next message, with the exchange's trace. With `"stream": true` the answer
+/// stored as the next message, with the exchange's trace; in the conversation's mode, or
+/// in the one `mode` names for this question (`council`: several personas, merged, with
+/// each one's answer in `council`). With `"stream": true` the answer
 /// comes as server-sent events: `token` (`{"content"}`) as it is written, then `done`
 /// (this answer's fields but `content`) or `error` (the error body); a comment while the
 /// model is silent.
@@ -287,7 +293,7 @@ pub async fn delete(
         )),
         (status = 400, description = "`bad_request`: the id is not a UUID", body = ErrorBody),
         (status = 404, description = "`not_found`: no such conversation (or another token's)", body = ErrorBody),
-        (status = 422, description = "`validation_failed`: a blank or over-long content, or a NUL in it; `k` out of 1 to 20 or without `\"knowledge\": true`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: a blank or over-long content, or a NUL in it; an unknown mode; `k` out of 1 to 20 or without `\"knowledge\": true`", body = ErrorBody),
         (status = 502, description = "`model_not_found`: Ollama does not have the model; `llm_error`: Ollama answered with an error. The question is kept, with a failed trace", body = ErrorBody),
         (status = 503, description = "`llm_unavailable`: Ollama is unreachable; `llm_busy`: too many questions wait for Ollama (`ollama.max_queue`); `shutdown`: maia is stopping; `knowledge_unavailable`: asked with `\"knowledge\": true` where the database has no pgvector, or its documents were embedded with another model (the message says what to do). The question is kept, with a failed trace", body = ErrorBody,
             headers(("Retry-After" = u64, description = "with `llm_busy`: seconds to wait"))),
@@ -305,16 +311,20 @@ pub async fn message(
     // A message's text is checked as a query's is, and named as the body names it.
     let content = Query::parse(body.content)
         .map_err(|e| ApiError::Unprocessable(e.to_string().replacen("query", "content", 1)))?;
-    let knowledge = Consult::parse(body.knowledge, body.k)?;
+    let asking = Asking {
+        content,
+        knowledge: Consult::parse(body.knowledge, body.k)?,
+        mode: body.mode.as_deref().map(Mode::parse).transpose()?,
+    };
     let services = &state.services;
     if body.stream != Some(true) {
         let done = services
-            .converse_whole(&caller, id, content, knowledge, client_gone(&req))
+            .converse_whole(&caller, id, asking, client_gone(&req))
             .await?;
         return Ok(HttpResponse::Ok().json(done));
     }
     let turn = services
-        .converse(&caller, id, content, knowledge, client_gone(&req))
+        .converse(&caller, id, asking, client_gone(&req))
         .await?;
     let info = turn.info;
     Ok(sse::answer_stream(

@@ -24,10 +24,11 @@ pub struct QueryBody {
         example = "What should I check before a database upgrade?"
     )]
     query: String,
-    /// `fast` (the default) or `deep`, in any case.
+    /// `fast` (the default), `deep` or `council` (several personas, merged), in any case.
     #[schema(value_type = Option<Mode>)]
     mode: Option<String>,
-    /// A persona's name (`GET /api/personas`), in any case; none: maia's own prompt.
+    /// A persona's name (`GET /api/personas`), in any case; none: maia's own prompt. Not
+    /// with `council` mode, whose personas are `council.personas`.
     #[schema(
         max_length = 64,
         pattern = "^[A-Za-z][A-Za-z0-9_-]*$",
@@ -55,7 +56,10 @@ pub struct QueryBody {
 /// Ask a question
 ///
 /// The persona's system prompt, the mode's model (or the one named), the model's answer;
-/// the question is stored as a trace whether it is answered or not.
+/// the question is stored as a trace whether it is answered or not. In `council` mode the
+/// personas of `council.personas` answer at once and `council.synthesizer` merges their
+/// answers: the answer is the synthesis, and `council` holds each persona's answer (in a
+/// stream, in `done`).
 #[utoipa::path(
     post,
     path = "/api/consciousness/query",
@@ -66,7 +70,7 @@ pub struct QueryBody {
             (Answered = "application/json"),
             (String = "text/event-stream"),
         )),
-        (status = 422, description = "`validation_failed`: a blank or over-long query, a NUL in it, an unknown mode or persona, a model name that cannot be one or is not allowed, `k` out of 1 to 20 or without `\"knowledge\": true`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: a blank or over-long query, a NUL in it, an unknown mode or persona, a persona with `council` mode, a model name that cannot be one or is not allowed, `k` out of 1 to 20 or without `\"knowledge\": true`", body = ErrorBody),
         (status = 502, description = "`model_not_found`: Ollama does not have the model; `llm_error`: Ollama answered with an error. The question is kept as a failed trace", body = ErrorBody),
         (status = 503, description = "`llm_unavailable`: Ollama is unreachable; `llm_busy`: too many questions wait for Ollama (`ollama.max_queue`); `knowledge_unavailable`: asked with `\"knowledge\": true` where the database has no pgvector, or its documents were embedded with another model (the message says what to do). The question is kept as a failed trace", body = ErrorBody,
             headers(("Retry-After" = u64, description = "with `llm_busy`: seconds to wait"))),
