@@ -7,9 +7,12 @@
 //! the line being read. Each call waits under its caller's deadline (chat.rs); the connect
 //! has its own.
 //!
-//! A connection whose response was read to its end is kept for the next request, a few
-//! of them for a while ([`MAX_IDLE`], [`IDLE_FOR`]): a short answer then costs no connect
-//! and no close. One left mid-body is closed, which is how Ollama learns to stop writing.
+//! A plain connection whose response was read to its end is kept for the next request, a
+//! few of them for a while ([`MAX_IDLE`], [`IDLE_FOR`]): a short answer then costs no
+//! connect and no close. One left mid-body is closed, which is how Ollama learns to stop
+//! writing. Idle ones are kept apart from any runtime: each actix worker is a runtime of
+//! its own, and a socket stays tied to the one it was used in until it is let go of.
+//! TLS connections are not kept (their state cannot be taken apart and put back).
 
 use std::io;
 use std::net::IpAddr;
@@ -99,7 +102,8 @@ impl Endpoint {
     /// reads the response's head; the body is then read from the response.
     ///
     /// An idle connection is used if there is one. The server may have closed it just
-    /// then, so a failure before any answer on it is tried again once on a new one.
+    /// then, so a request that cannot be written on it is written again on a new one. One
+    /// written and then unanswered is not: the server may be at work on it.
     pub async fn send(
         &self,
         method: &str,
@@ -107,23 +111,14 @@ impl Endpoint {
         json: Option<&[u8]>,
     ) -> Result<Response, WireError> {
         let request = self.request(method, target, json);
-        if let Some(connection) = self.idle.take() {
-            match self.exchange(connection, &request).await {
-                Err(WireError::Io(_)) => {}
-                other => return other,
-            }
-        }
-        let connection = self.connect().await?;
-        self.exchange(connection, &request).await
-    }
-
-    async fn exchange(
-        &self,
-        mut connection: Connection,
-        request: &[u8],
-    ) -> Result<Response, WireError> {
-        connection.write_all(request).await?;
-        connection.flush().await?;
+        let written = match self.idle.take() {
+            Some(idle) => write_request(idle, &request).await.ok(),
+            None => None,
+        };
+        let connection = match written {
+            Some(connection) => connection,
+            None => write_request(self.connect().await?, &request).await?,
+        };
         Response::read(Pooled {
             connection: Some(connection),
             idle: Arc::clone(&self.idle),
@@ -212,6 +207,13 @@ impl Endpoint {
     }
 }
 
+/// `request` written on `connection`, which is handed back for the response.
+async fn write_request(mut connection: Connection, request: &[u8]) -> io::Result<Connection> {
+    connection.write_all(request).await?;
+    connection.flush().await?;
+    Ok(connection)
+}
+
 /// What a request line names of `url`: its path, and its query if it has one.
 pub fn request_target(url: &Url) -> String {
     match url.query() {
@@ -238,42 +240,46 @@ pub enum Connection {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
-impl Connection {
-    /// Whether an idle connection is still open and quiet. Anything the server sent while
-    /// it was idle (its close, a TLS alert) makes it unusable; what was read is lost with it.
-    fn is_quiet(&self) -> bool {
-        let tcp = match self {
-            Connection::Plain(tcp) => tcp,
-            Connection::Tls(tls) => tls.get_ref().0,
-        };
-        matches!(tcp.try_read(&mut [0; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
-    }
+/// Whether an idle socket is still open and quiet: anything the server sent while it was
+/// idle (its close, say) makes it unusable. Only peeked at; the socket does not block.
+fn is_quiet(tcp: &std::net::TcpStream) -> bool {
+    matches!(tcp.peek(&mut [0; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
-/// The connections of an endpoint waiting for its next request, the latest last.
+/// The plain connections of an endpoint waiting for its next request, the latest last,
+/// each let go of by the runtime it was used in.
 #[derive(Default)]
-struct IdleConnections(Mutex<Vec<(Connection, Instant)>>);
+struct IdleConnections(Mutex<Vec<(std::net::TcpStream, Instant)>>);
 
 impl IdleConnections {
-    /// The latest idle connection still open, closing those too old or closed.
+    /// The latest idle connection still open, in the current runtime; those too old or
+    /// closed are closed.
     fn take(&self) -> Option<Connection> {
         let mut idle = self.0.lock().unwrap_or_else(|e| e.into_inner());
         idle.retain(|(_, since)| since.elapsed() < IDLE_FOR);
-        while let Some((connection, _)) = idle.pop() {
-            if connection.is_quiet() {
-                return Some(connection);
+        while let Some((tcp, _)) = idle.pop() {
+            if is_quiet(&tcp) {
+                if let Ok(tcp) = TcpStream::from_std(tcp) {
+                    return Some(Connection::Plain(tcp));
+                }
             }
         }
         None
     }
 
     fn keep(&self, connection: Connection) {
+        let Connection::Plain(tcp) = connection else {
+            return;
+        };
+        let Ok(tcp) = tcp.into_std() else {
+            return;
+        };
         let mut idle = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() >= MAX_IDLE {
             // The oldest is the likeliest to have been closed by the server.
             idle.remove(0);
         }
-        idle.push((connection, Instant::now()));
+        idle.push((tcp, Instant::now()));
     }
 }
 
