@@ -11,6 +11,7 @@ mod citations;
 mod connections;
 mod conversations;
 mod database;
+mod export;
 mod health;
 mod http;
 mod input;

@@ -9,6 +9,8 @@
 //! - R7 `slow_clients`: a slowloris under a low open-files limit.
 //! - R8 `streams`: a streamed answer's client leaving, Ollama dying mid-stream, SIGTERM
 //!   with fifty streams open.
+//! - R9 `export_roundtrip`: export, import into a fresh database, export again: the same
+//!   bytes; an import twice changes nothing; an import keeps the rows already there.
 
 #[path = "../kit/mod.rs"]
 mod kit;
@@ -16,6 +18,7 @@ mod kit;
 mod concurrent_start;
 mod db_restart;
 mod db_stall;
+mod export_roundtrip;
 mod fuzz;
 mod ollama;
 mod sigterm;

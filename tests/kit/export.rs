@@ -1,0 +1,152 @@
+//! Export and import: a database holding one of every kind of row, and `maia export` /
+//! `maia import` run against a database.
+
+use std::path::Path;
+use std::process::Output;
+
+use uuid::Uuid;
+
+use super::database::{fresh_database, psql, Database};
+use super::process::{maia, output, text};
+use super::retention::{seed_conversation, seed_trace};
+use super::tokens::{issue_token, revoke, Token};
+
+/// A fresh database migrated by `maia migrate`, which also sets knowledge up where the
+/// tests' PostgreSQL has pgvector.
+pub async fn database_with_knowledge() -> Database {
+    let db = fresh_database().await;
+    let mut command = maia();
+    command.arg("migrate").env("MAIA_DATABASE__URL", &db.url);
+    let out = output(command).await;
+    assert!(out.status.success(), "maia migrate: {}", text(&out));
+    db
+}
+
+/// What [`seed_everything`] wrote.
+pub struct Seeded {
+    pub token: Token,
+    pub revoked: Token,
+    pub conversation: Uuid,
+    pub trace: Uuid,
+    pub document: Option<Uuid>,
+}
+
+/// One of every kind: a live and a revoked token, a persona added and a shipped one
+/// rewritten, a conversation of two exchanges (traces and messages naming each other), a
+/// trace of the token's with citations and text that needs escaping, and (with knowledge) a
+/// document with two chunks.
+pub async fn seed_everything(db: &Database) -> Seeded {
+    let token = issue_token(&db.url, "laptop", &["query", "read"]).await;
+    let revoked = issue_token(&db.url, "old", &["admin"]).await;
+    revoke(&db.url, &revoked).await;
+    let conversation = seed_conversation(&db.url, 1, 2, 1).await.id;
+    let trace = seed_trace(&db.url, 3).await;
+    let client = psql(&db.url).await;
+    client
+        .batch_execute(
+            "INSERT INTO personas (name, display_name, description, system_prompt) \
+             VALUES ('pirate', 'Pirate', 'Arr.', 'Speak as a pirate.'); \
+             UPDATE personas SET system_prompt = 'Ask, never tell.' WHERE name = 'socratic';",
+        )
+        .await
+        .expect("seed personas");
+    client
+        .execute(
+            "UPDATE consciousness_traces SET token_id = $1, \
+             query = E'quote \" backslash \\\\ tab \\t newline \\n é ✓', \
+             citations = '[{\"document_id\": \"x\", \"title\": \"T\", \"chunk\": 0, \"score\": 0.5}]', \
+             created_at = created_at + interval '0.000123 seconds' WHERE id = $2",
+            &[&token.id, &trace],
+        )
+        .await
+        .expect("give the trace a token and citations");
+    let document = seed_document(db).await;
+    Seeded {
+        token,
+        revoked,
+        conversation,
+        trace,
+        document,
+    }
+}
+
+/// A document with two chunks (embedded), where knowledge's tables are there.
+async fn seed_document(db: &Database) -> Option<Uuid> {
+    let client = psql(&db.url).await;
+    let has: bool = client
+        .query_one("SELECT to_regclass('documents') IS NOT NULL", &[])
+        .await
+        .expect("ask for knowledge")
+        .get(0);
+    if !has {
+        return None;
+    }
+    let id = Uuid::new_v4();
+    client
+        .execute(
+            "INSERT INTO documents (id, title, source, content, content_hash) \
+             VALUES ($1, 'Notes', '/vault/notes.md', 'first part. second part.', 'abc')",
+            &[&id],
+        )
+        .await
+        .expect("seed a document");
+    client
+        .execute(
+            "INSERT INTO chunks (document_id, position, text) \
+             VALUES ($1, 0, 'first part.'), ($1, 1, 'second part.')",
+            &[&id],
+        )
+        .await
+        .expect("seed its chunks");
+    Some(id)
+}
+
+/// `maia export ARGS` against `db`.
+pub async fn export(db: &Database, args: &[&str]) -> Output {
+    let mut command = maia();
+    command
+        .arg("export")
+        .args(args)
+        .env("MAIA_DATABASE__URL", &db.url);
+    output(command).await
+}
+
+/// `maia export --output FILE` against `db`, which must succeed; the file's bytes.
+pub async fn export_to(db: &Database, file: &Path) -> Vec<u8> {
+    let out = export(db, &["--output", &file.to_string_lossy()]).await;
+    assert!(out.status.success(), "maia export: {}", text(&out));
+    std::fs::read(file).expect("read the export")
+}
+
+/// `maia import FILE` against `db`.
+pub async fn import(db: &Database, file: &Path) -> Output {
+    let mut command = maia();
+    command
+        .arg("import")
+        .arg(file)
+        .env("MAIA_DATABASE__URL", &db.url);
+    output(command).await
+}
+
+/// How many rows each table the export holds has.
+pub async fn row_counts(db: &Database) -> Vec<(String, i64)> {
+    let client = psql(&db.url).await;
+    let mut counts = Vec::new();
+    for table in [
+        "personas",
+        "access_tokens",
+        "conversations",
+        "consciousness_traces",
+        "messages",
+        "documents",
+        "chunks",
+    ] {
+        let count = client
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .map(|r| r.get(0))
+            .unwrap_or(-1);
+        counts.push((table.to_string(), count));
+    }
+    counts
+}
