@@ -21,12 +21,12 @@ const BATCH_BYTES: usize = 8 << 20;
 pub enum ImportError {
     #[error("line {line}: {why}")]
     Line { line: u64, why: String },
-    #[error("lines {first} to {last} ({kind}): {source}")]
+    #[error("lines {first} to {last} ({kind}): {why}")]
     Batch {
         first: u64,
         last: u64,
         kind: &'static str,
-        source: StoreError,
+        why: String,
     },
     #[error(
         "lines {first} to {last}: the token {name:?} ({theirs}) is live here under another id ({ours}), \
@@ -41,7 +41,7 @@ pub enum ImportError {
         theirs: String,
     },
     #[error("cannot read the file: {0}")]
-    Read(#[from] std::io::Error),
+    Read(std::io::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -95,7 +95,8 @@ pub async fn import(
         let read = reader
             .by_ref()
             .take(MAX_LINE_BYTES + 1)
-            .read_until(b'\n', &mut line)?;
+            .read_until(b'\n', &mut line)
+            .map_err(ImportError::Read)?;
         if read == 0 {
             break;
         }
@@ -310,15 +311,15 @@ impl<'a> Importer<'a> {
             tx.commit().await?;
             Ok(Ok(written))
         };
-        let written = db
-            .bounded(work)
-            .await
-            .map_err(|source| ImportError::Batch {
-                first: batch.first,
-                last: batch.last,
-                kind: table.kind,
-                source,
-            })?;
+        let written = db.bounded(work).await.map_err(|e| ImportError::Batch {
+            first: batch.first,
+            last: batch.last,
+            kind: table.kind,
+            why: match e.refusal() {
+                Some(words) => format!("the database refused them: {words}"),
+                None => e.to_string(),
+            },
+        })?;
         match written {
             Ok(written) => {
                 let read = batch.lines.len() as u64;

@@ -7,7 +7,7 @@ use crate::kit::database::count_rows;
 use crate::kit::export::{database_with_knowledge, export, export_to, import, seed_everything};
 use crate::kit::process::text;
 use crate::kit::tokens::{issue_token, sha256};
-use crate::kit::{psql, Scratch};
+use crate::kit::{fresh_database, psql, Scratch};
 
 /// Its standard error, once it failed.
 fn failure(out: &Output) -> String {
@@ -49,6 +49,11 @@ async fn a_file_that_is_not_an_export_or_of_an_unknown_format_is_refused() {
     }
     let out = import(&db, &scratch.path("missing.ndjson")).await;
     assert!(failure(&out).contains("cannot read"));
+    let unmigrated = fresh_database().await;
+    let file = scratch.write("ok.ndjson", &format!("{}\n", header()));
+    let error = failure(&import(&unmigrated, &file).await);
+    assert!(error.contains("run `maia migrate`"), "{error}");
+    assert!(failure(&export(&unmigrated, &[]).await).contains("run `maia migrate`"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -90,7 +95,9 @@ async fn a_malformed_line_stops_the_import_naming_it_and_its_batch_is_not_writte
                 trace(1),
                 trace(2).replace("\"fast\"", "\"slow\"")
             ),
-            "lines 2 to 3 (trace)",
+            "lines 2 to 3 (trace): the database refused them: new row for relation \
+             \"consciousness_traces\" violates check constraint \
+             \"consciousness_traces_mode_check\"",
         ),
     ];
     for (n, (contents, expected)) in cases.into_iter().enumerate() {
