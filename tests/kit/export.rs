@@ -33,8 +33,8 @@ pub struct Seeded {
 
 /// One of every kind: a live and a revoked token, a persona added and a shipped one
 /// rewritten, a conversation of two exchanges (traces and messages naming each other), a
-/// trace of the token's with citations and text that needs escaping, and (with knowledge) a
-/// document with two chunks.
+/// trace of the token's with citations and text that needs escaping, more rows than a page
+/// ([`seed_many`]), and (with knowledge) documents with their chunks.
 pub async fn seed_everything(db: &Database) -> Seeded {
     let token = issue_token(&db.url, "laptop", &["query", "read"]).await;
     let revoked = issue_token(&db.url, "old", &["admin"]).await;
@@ -60,6 +60,7 @@ pub async fn seed_everything(db: &Database) -> Seeded {
         )
         .await
         .expect("give the trace a token and citations");
+    seed_many(db).await;
     let document = seed_document(db).await;
     Seeded {
         token,
@@ -70,7 +71,27 @@ pub async fn seed_everything(db: &Database) -> Seeded {
     }
 }
 
-/// A document with two chunks (embedded), where knowledge's tables are there.
+/// More rows than a page of the export (500) and a batch of the import (1,000): a
+/// conversation of 1,100 questions, each with the trace that points at it.
+async fn seed_many(db: &Database) {
+    psql(&db.url)
+        .await
+        .batch_execute(
+            "INSERT INTO conversations (id, mode, title) \
+             VALUES ('00000000-0000-4000-8000-0000000000c2', 'deep', 'Long'); \
+             INSERT INTO messages (id, conversation_id, role, content) \
+             SELECT md5('m' || n)::uuid, '00000000-0000-4000-8000-0000000000c2', 'user', \
+             'bulk question ' || n FROM generate_series(1, 1100) n; \
+             INSERT INTO consciousness_traces \
+             (id, query, response, mode, model, status, latency_ms, message_id) \
+             SELECT md5('t' || n)::uuid, 'bulk question ' || n, 'bulk answer', 'fast', \
+             'seed', 'ok', n, md5('m' || n)::uuid FROM generate_series(1, 1100) n;",
+        )
+        .await
+        .expect("seed many rows");
+}
+
+/// A document with two chunks, and one of 600, where knowledge's tables are there.
 async fn seed_document(db: &Database) -> Option<Uuid> {
     let client = psql(&db.url).await;
     let has: bool = client
@@ -98,6 +119,16 @@ async fn seed_document(db: &Database) -> Option<Uuid> {
         )
         .await
         .expect("seed its chunks");
+    client
+        .batch_execute(
+            "INSERT INTO documents (id, title, content, content_hash) \
+             VALUES ('00000000-0000-4000-8000-0000000000d2', 'Long', 'many parts', 'def'); \
+             INSERT INTO chunks (document_id, position, text) \
+             SELECT '00000000-0000-4000-8000-0000000000d2', n, 'part ' || n \
+             FROM generate_series(0, 599) n;",
+        )
+        .await
+        .expect("seed a long document");
     Some(id)
 }
 
