@@ -217,8 +217,22 @@ impl<'a> Importer<'a> {
                     ),
                 ))
             }
-            Some(current) if index > current => self.write().await?,
+            Some(current) if index > current => {
+                self.write().await?;
+                self.fill_later(index).await?;
+            }
             _ => {}
+        }
+        // Checked once what came before is written: an import stopped here keeps it whole.
+        if table.knowledge && !self.knowledge {
+            return Err(line_error(
+                number,
+                format!(
+                    "a {}, and this database has no knowledge tables (they need the \
+                     PostgreSQL extension pgvector; `maia check` says what is missing)",
+                    table.kind
+                ),
+            ));
         }
         if self.batch.lines.len() >= BATCH_LINES || self.batch.bytes >= BATCH_BYTES {
             self.write().await?;
@@ -253,15 +267,6 @@ impl<'a> Importer<'a> {
             .enumerate()
             .find(|(_, t)| t.kind == kind)
             .ok_or_else(|| line_error(number, format!("unknown kind {kind:?}")))?;
-        if table.knowledge && !self.knowledge {
-            return Err(line_error(
-                number,
-                format!(
-                    "a {kind}, and this database has no knowledge tables (they need the \
-                     PostgreSQL extension pgvector; `maia check` says what is missing)"
-                ),
-            ));
-        }
         for key in table.key_names() {
             match fields.get(key) {
                 Some(Value::String(_) | Value::Number(_)) => {}
@@ -336,18 +341,29 @@ impl<'a> Importer<'a> {
         }
     }
 
+    /// Fills the back-references kept so far, once the import has reached the `index`th
+    /// table and every row they name is in (so that an import stopped later, at a
+    /// document, say, still has them).
+    async fn fill_later(&mut self, index: usize) -> Result<(), ImportError> {
+        let db = self.db;
+        let Some(table) = TABLES.iter().find(|t| t.has_later_columns()) else {
+            return Ok(());
+        };
+        if self.later.is_empty() || !table.later_ready_at(index) {
+            return Ok(());
+        }
+        for chunk in std::mem::take(&mut self.later).chunks(BATCH_LINES) {
+            let json = format!("[{}]", chunk.join(","));
+            let work = async { store::fill_references(&**db.conn().await?, table, &json).await };
+            self.tally.linked += db.bounded(work).await?;
+        }
+        Ok(())
+    }
+
     /// Writes what is left, then fills the back-references.
     async fn finish(mut self) -> Result<ImportTally, ImportError> {
         self.write().await?;
-        let db = self.db;
-        if let Some(table) = TABLES.iter().find(|t| t.has_later_columns()) {
-            for chunk in self.later.chunks(BATCH_LINES) {
-                let json = format!("[{}]", chunk.join(","));
-                let work =
-                    async { store::fill_references(&**db.conn().await?, table, &json).await };
-                self.tally.linked += db.bounded(work).await?;
-            }
-        }
+        self.fill_later(TABLES.len()).await?;
         self.tally.lines = self.tally.kinds.iter().map(|(_, r, _)| r).sum::<u64>() + 1;
         Ok(self.tally)
     }

@@ -291,6 +291,17 @@ impl Table {
             .filter(|c| matches!(c.on_import, OnImport::Later(_)))
             .map(|c| c.name)
     }
+
+    /// Whether every table its later columns name comes before the `index`th of [`TABLES`]:
+    /// once an import is there, they can be filled.
+    pub fn later_ready_at(&self, index: usize) -> bool {
+        self.columns.iter().all(|c| match c.on_import {
+            OnImport::Later(other) => TABLES[..index.min(TABLES.len())]
+                .iter()
+                .any(|t| t.name == other),
+            _ => true,
+        })
+    }
 }
 
 /// A page of lines: each ends with a newline.

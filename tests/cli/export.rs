@@ -5,6 +5,7 @@ use std::process::Output;
 
 use crate::kit::database::count_rows;
 use crate::kit::export::{database_with_knowledge, export, export_to, import, seed_everything};
+use crate::kit::knowledge::{bindir_without_pgvector, database_from};
 use crate::kit::process::text;
 use crate::kit::tokens::{issue_token, sha256};
 use crate::kit::{fresh_database, psql, Scratch};
@@ -201,4 +202,47 @@ async fn imported_tokens_cannot_sign_in_and_a_live_name_taken_here_is_refused() 
         "{error}"
     );
     assert_eq!(count_rows(&other.url, "access_tokens").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_pgvector_the_export_has_no_documents_and_an_import_of_some_says_why() {
+    let Some(bindir) = bindir_without_pgvector() else {
+        eprintln!("skipped: no PostgreSQL without pgvector on this machine");
+        return;
+    };
+    let scratch = Scratch::new("export-no-pgvector");
+    let source = database_with_knowledge().await;
+    seed_everything(&source).await;
+    let file = scratch.path("export.ndjson");
+    let exported = String::from_utf8(export_to(&source, &file).await).unwrap();
+    let (_cluster, plain) = database_from(bindir, "export-no-pgvector").await;
+    let mut migrate = crate::kit::maia();
+    migrate.arg("migrate").env("MAIA_DATABASE__URL", &plain.url);
+    let migrated = crate::kit::process::output(migrate).await;
+    assert!(migrated.status.success(), "{}", text(&migrated));
+
+    let error = failure(&import(&plain, &file).await);
+
+    let first_document = exported
+        .lines()
+        .position(|l| l.starts_with("{\"kind\":\"document\""))
+        .unwrap()
+        + 1;
+    assert!(
+        error.contains(&format!(
+            "line {first_document}: a document, and this database has no knowledge tables"
+        )),
+        "{error}"
+    );
+    let copied = String::from_utf8(export_to(&plain, &scratch.path("plain.ndjson")).await).unwrap();
+    let without_knowledge: Vec<&str> = exported
+        .lines()
+        .filter(|l| {
+            !l.starts_with("{\"kind\":\"document\"") && !l.starts_with("{\"kind\":\"chunk\"")
+        })
+        .collect();
+    let copied: Vec<&str> = copied.lines().collect();
+    let differ = copied.iter().zip(&without_knowledge).find(|(a, b)| a != b);
+    assert_eq!(differ, None, "the first line that differs");
+    assert_eq!(copied.len(), without_knowledge.len());
 }
