@@ -56,7 +56,9 @@ async fn export(
                 }
                 Err(e) => {
                     let _ = std::fs::remove_file(&partial);
-                    return Err(e).with_context(|| format!("cannot write {}", path.display()));
+                    return Err(e).with_context(|| {
+                        format!("{} not written (nothing left of it)", path.display())
+                    });
                 }
             }
         }
