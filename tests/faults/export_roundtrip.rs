@@ -1,6 +1,7 @@
 //! R9 `export_roundtrip`: export, import into a fresh database, export again: the same
-//! bytes. Importing the same file again changes nothing, and importing into a database
-//! that has rows of its own keeps them.
+//! bytes. Importing the same file again changes nothing, importing into a database that has
+//! rows of its own keeps them, and an import stopped halfway and run again ends with
+//! everything (the traces' links to their questions too).
 
 use ring::digest::{digest, SHA256};
 
@@ -117,4 +118,29 @@ async fn importing_into_a_database_with_rows_of_its_own_keeps_them() {
     }
     assert!(merged.contains(&own_trace.to_string()));
     assert!(merged.lines().count() > exported.lines().count());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_stopped_halfway_and_run_again_ends_with_everything() {
+    let scratch = Scratch::new("export-stopped");
+    let source = database_with_knowledge().await;
+    seed_everything(&source).await;
+    let file = scratch.path("export.ndjson");
+    let exported = String::from_utf8(export_to(&source, &file).await).unwrap();
+    // Stopped among the messages: their traces are in, most of the messages are not.
+    let lines: Vec<&str> = exported.lines().collect();
+    let first_message = lines
+        .iter()
+        .position(|l| l.starts_with("{\"kind\":\"message\""))
+        .unwrap();
+    let half = format!("{}\n", lines[..first_message + 300].join("\n"));
+    let copy = database_with_knowledge().await;
+    let stopped = import(&copy, &scratch.write("half.ndjson", &half)).await;
+    assert!(stopped.status.success(), "{}", text(&stopped));
+
+    let again = import(&copy, &file).await;
+
+    assert!(again.status.success(), "{}", text(&again));
+    let whole = export_to(&copy, &scratch.path("whole.ndjson")).await;
+    assert_eq!(String::from_utf8_lossy(&whole), exported);
 }

@@ -10,7 +10,8 @@
 //! - R8 `streams`: a streamed answer's client leaving, Ollama dying mid-stream, SIGTERM
 //!   with fifty streams open.
 //! - R9 `export_roundtrip`: export, import into a fresh database, export again: the same
-//!   bytes; an import twice changes nothing; an import keeps the rows already there.
+//!   bytes; an import twice changes nothing; an import keeps the rows already there; an
+//!   import stopped halfway and run again ends with everything.
 
 #[path = "../kit/mod.rs"]
 mod kit;
