@@ -13,17 +13,20 @@
 //! both sides. Figures go to standard output, one line each; progress to standard error.
 //! Exits 1 if a figure misses its target. The image's size comes from the archive `oci/smoke`
 //! writes; this program does not build it, and without it that line only says so.
-//! `--only` runs the figures named (comma-separated, `P1` to `P9`) and nothing else;
+//! `--only` runs the figures named (comma-separated, `P1` to `P10`) and nothing else;
 //! `--quick` shortens every measurement.
 //!
 //! P6 and P7 (streamed answers: the time to the first token, and 1,000 streams at once) are
 //! in `bench/streams.rs`, which says what they measure and how maia is configured for them.
 //! P8 and P9 (knowledge's search and import) are in `bench/knowledge.rs`; they need a
-//! PostgreSQL with pgvector (`MAIA_PG_BINDIR`, as for the tests).
+//! PostgreSQL with pgvector (`MAIA_PG_BINDIR`, as for the tests). P10 (the export's memory
+//! at 100,000 traces) is in `bench/export.rs`.
 //!
 //! The cluster, the databases, the fake Ollama, the `maia` processes and the waits are the
 //! test kit's (`tests/kit`); what is here is the baseline server, wrk and the figures.
 
+#[path = "bench/export.rs"]
+mod export;
 #[path = "../tests/kit/mod.rs"]
 mod kit;
 #[path = "bench/knowledge.rs"]
@@ -76,7 +79,7 @@ fn main() -> ExitCode {
 
 const USAGE: &str = "bench [--quick] [--only P6,P7] | bench baseline LISTEN DB_URL OLLAMA_URL";
 /// The figures there are, for `--only`.
-const FIGURE_NAMES: [&str; 9] = ["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9"];
+const FIGURE_NAMES: [&str; 10] = ["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10"];
 
 /// What to run.
 #[derive(Debug, PartialEq)]
@@ -101,7 +104,9 @@ impl Options {
                     let list = args.next().map(String::as_str).unwrap_or_default();
                     let names: Vec<String> = list.split(',').map(str::to_uppercase).collect();
                     if let Some(bad) = names.iter().find(|n| !FIGURE_NAMES.contains(&n.as_str())) {
-                        anyhow::bail!("--only takes figures P1 to P9, not {bad:?}; usage: {USAGE}");
+                        anyhow::bail!(
+                            "--only takes figures P1 to P10, not {bad:?}; usage: {USAGE}"
+                        );
                     }
                     options.only = Some(names);
                 }
@@ -302,6 +307,9 @@ fn run(options: &Options) -> anyhow::Result<bool> {
     bench.runtime.block_on(servers.open.terminate(READY_LIMIT));
     drop(servers);
     bench.knowledge(options, &mut figures)?;
+    if options.wants("P10") {
+        bench.export_memory(&mut figures)?;
+    }
     bench.tear_down()?;
     eprintln!(
         "bench: {} figures on {}; {}",
@@ -1016,7 +1024,8 @@ Transfer/sec:     12.50MB
         assert!(!everything.quick && everything.wants("P1") && everything.wants("P9"));
         let knowledge = parse(&["--only", "P8,P9"]).expect("valid");
         assert!(knowledge.wants("P8") && knowledge.wants("P9") && !knowledge.wants("P7"));
-        assert!(parse(&["--only", "P10"]).is_err());
+        assert!(parse(&["--only", "P10"]).expect("valid").wants("P10"));
+        assert!(parse(&["--only", "P11"]).is_err());
         assert!(parse(&["--only"]).is_err());
         assert!(parse(&["--fast"]).is_err());
     }

@@ -4,8 +4,10 @@ mod check;
 mod dev;
 mod docs;
 mod exit;
+mod export;
 mod healthcheck;
 mod import;
+mod import_file;
 mod migrate;
 mod personas;
 mod purge;
@@ -85,6 +87,22 @@ pub enum Command {
     /// Restore the shipped personas.
     #[command(subcommand)]
     Personas(personas::PersonasCommand),
+    /// Write everything the owner has as NDJSON (personas, tokens' names, conversations,
+    /// messages, traces, documents and their chunks' text): see README, "Export and import".
+    Export {
+        /// The file to write (standard output if none).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Only rows made at or after DATE (2026-12-01, or an RFC 3339 time), and every
+        /// persona and token.
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+    },
+    /// Load an export into this database; rows already there stay as they are.
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Delete the traces and conversations retention lets expire, now.
     Purge {
         /// Show what would be deleted, and the cutoffs, deleting nothing.
@@ -136,5 +154,9 @@ fn dispatch(command: Command, settings: Settings) -> ExitCode {
         Command::Docs(command) => docs::run(&settings, command),
         Command::Personas(command) => personas::run(&settings, command),
         Command::Purge { dry_run } => purge::run(&settings, dry_run),
+        Command::Export { output, since } => {
+            export::run(&settings, output.as_deref(), since.as_deref())
+        }
+        Command::Import { file } => import_file::run(&settings, &file),
     }
 }

@@ -7,6 +7,7 @@ mod cursor;
 mod document;
 mod persona;
 mod question;
+mod since;
 
 pub use access::{Scope, Scopes, TokenHash, TokenName, TokenSecret};
 pub use completion::{Completion, Sampling, Speaker, Turn};
@@ -15,3 +16,4 @@ pub use cursor::PageCursor;
 pub use document::{parse_k, DocumentInput, MAX_DOCUMENT_BYTES};
 pub use persona::{NewPersona, PersonaText, ShippedPersona, SHIPPED_PERSONAS};
 pub use question::{Consult, Mode, ModelName, PersonaName, Query, Question, ValidationError};
+pub use since::Since;

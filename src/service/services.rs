@@ -107,6 +107,14 @@ impl Services {
         Retention::new(self.db.clone(), settings)
     }
 
+    /// Everything, as `maia export` writes it (see [`super::export`]).
+    pub fn export(
+        &self,
+        since: Option<crate::domain::Since>,
+    ) -> impl futures_util::Stream<Item = Result<String, ServiceError>> + Send + 'static {
+        super::export::export(self.db.clone(), since)
+    }
+
     /// Ok when the database's schema is exactly this binary's; otherwise what to do about
     /// it (`StoreError::Schema`), or that the database cannot be asked.
     pub async fn require_current_schema(&self) -> Result<(), ServiceError> {

@@ -37,6 +37,15 @@ impl StoreError {
         matches!(self, StoreError::Unavailable(_))
     }
 
+    /// PostgreSQL's own words for a statement it refused (a constraint, a value its column
+    /// cannot hold), for the owner at the command line; never for an HTTP answer.
+    pub fn refusal(&self) -> Option<String> {
+        match self {
+            StoreError::Query(e) => e.as_db_error().map(|db| db.message().to_string()),
+            _ => None,
+        }
+    }
+
     /// Worth trying again shortly: the database was down, busy, or slow to answer.
     pub fn is_transient(&self) -> bool {
         matches!(

@@ -4,6 +4,7 @@
 mod conversations;
 mod documents;
 mod error;
+mod export;
 mod knowledge;
 mod migrations;
 mod personas;
@@ -25,6 +26,9 @@ pub use documents::{
     set_search_breadth, ChunkKey, Document, Hit, NewChunk, NewDocument, SearchQuery, Shelf,
 };
 pub use error::StoreError;
+pub use export::{
+    export_page, fill_references, has_knowledge_tables, import_rows, live_name_clash, Table, TABLES,
+};
 pub use knowledge::{
     adopt_space, knowledge_state, set_up_knowledge, EmbeddingSpace, KnowledgeState,
 };

@@ -66,6 +66,7 @@ fn routes(
         (Method::DELETE, document, "query", None),
         (Method::GET, "/v1/models".into(), "query", None),
         (Method::GET, "/metrics".into(), "metrics", None),
+        (Method::GET, "/api/export".into(), "admin", None),
         (
             Method::POST,
             "/v1/chat/completions".into(),
@@ -269,7 +270,7 @@ async fn every_route_refuses_each_bad_credential_and_serves_the_right_scope() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 154, "22 routes × 7 credentials");
+    assert_eq!(checked, 161, "23 routes × 7 credentials");
     app.stop().await;
 }
 

@@ -12,6 +12,7 @@ mod connections;
 mod conversations;
 mod council;
 mod database;
+mod export;
 mod health;
 mod http;
 mod input;

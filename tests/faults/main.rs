@@ -9,6 +9,9 @@
 //! - R7 `slow_clients`: a slowloris under a low open-files limit.
 //! - R8 `streams`: a streamed answer's client leaving, Ollama dying mid-stream, SIGTERM
 //!   with fifty streams open.
+//! - R9 `export_roundtrip`: export, import into a fresh database, export again: the same
+//!   bytes; an import twice changes nothing; an import keeps the rows already there; an
+//!   import stopped halfway and run again ends with everything.
 //! - R10 `ollama_hosts`: two Ollama servers under a steady load, one killed in the middle.
 
 #[path = "../kit/mod.rs"]
@@ -17,6 +20,7 @@ mod kit;
 mod concurrent_start;
 mod db_restart;
 mod db_stall;
+mod export_roundtrip;
 mod fuzz;
 mod ollama;
 mod ollama_hosts;

@@ -17,6 +17,8 @@
 //!   `free_port`.
 //! - [`raw`]: HTTP by hand over one connection: bodies held back or trickled, answers never
 //!   read, connections kept open, other loopback addresses as other clients.
+//! - [`export`]: a database with rows of every kind (more than a page of some), `maia
+//!   export` and `maia import`.
 //! - [`retention`]: traces and conversations of a chosen age, and which of them remain.
 //! - [`tokens`]: access tokens stored for a test, and clients that send them.
 //! - [`traces`]: the rows of `consciousness_traces` as a typed [`Trace`].
@@ -58,6 +60,7 @@ pub mod browser;
 pub mod clean_env;
 pub mod database;
 pub mod embeddings;
+pub mod export;
 pub mod fake_ollama;
 pub mod http;
 pub mod knowledge;

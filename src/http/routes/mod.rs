@@ -5,6 +5,7 @@
 mod conversations;
 mod documents;
 mod endpoint;
+mod export;
 mod health;
 mod metrics;
 mod openai;
@@ -32,12 +33,20 @@ pub fn endpoints() -> Vec<Endpoint> {
         conversations(),
         knowledge(),
         openai(),
-        vec![Endpoint::new(
-            Method::GET,
-            METRICS,
-            Access::Needs(Scope::Metrics),
-            metrics::metrics,
-        )],
+        vec![
+            Endpoint::new(
+                Method::GET,
+                METRICS,
+                Access::Needs(Scope::Metrics),
+                metrics::metrics,
+            ),
+            Endpoint::new(
+                Method::GET,
+                "/api/export",
+                Access::Needs(Scope::Admin),
+                export::export,
+            ),
+        ],
     ]
     .into_iter()
     .flatten()

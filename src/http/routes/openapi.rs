@@ -66,6 +66,7 @@ use crate::http::paths::{CONSCIOUSNESS_HEALTH, HEALTH, OPEN, PROBES};
         super::openai::models,
         super::openai::chat_completions,
         super::metrics::metrics,
+        super::export::export,
     ),
     components(schemas(ErrorBody, OpenAiErrorBody)),
     tags(
@@ -77,6 +78,7 @@ use crate::http::paths::{CONSCIOUSNESS_HEALTH, HEALTH, OPEN, PROBES};
         (name = "personas", description = "The system prompts a question can be asked with: five shipped, any number added; every one may be rewritten or deleted with the `admin` scope, and `maia personas reset` restores the shipped five"),
         (name = "conversations", description = "Chats kept in PostgreSQL, each question asked with the earlier messages"),
         (name = "knowledge", description = "The owner's documents, cut into chunks embedded by Ollama and kept in PostgreSQL with pgvector, and the search through them. Where the database has no pgvector every route here answers 503 `knowledge_unavailable`, saying what to install"),
+        (name = "export", description = "Everything the owner has, as NDJSON for `maia import` (the owner's: the `admin` scope)"),
         (name = "metrics", description = "Prometheus metrics, for a scraper's token with the `metrics` scope (which no other scope implies)"),
         (name = "openai", description = "The OpenAI-compatible API, for OpenAI's client libraries and chat front-ends: errors in OpenAI's shape, `{\"error\": {\"message\", \"type\", \"param\", \"code\"}}`, with OpenAI's statuses (400 where maia's own routes say 422, 429 for a busy model)"),
     )
