@@ -29,7 +29,7 @@ impl Services {
         &self,
         trace: &NewTrace<'_>,
     ) -> Result<DateTime<Utc>, StoreError> {
-        let attempt = || async { store::insert_trace(&**self.db.conn().await?, trace).await };
+        let attempt = || async { store::insert_trace(&self.db.conn().await?, trace).await };
         let saved = self.db.bounded(self.retrying(trace.id, attempt)).await;
         self.count_trace(trace, saved)
     }
@@ -60,7 +60,7 @@ impl Services {
         let attempt = || async {
             let mut conn = self.db.conn().await?;
             let tx = conn.transaction().await?;
-            let created_at = store::insert_trace(&*tx, trace).await?;
+            let created_at = store::insert_trace(&tx, trace).await?;
             store::insert_message(&*tx, reply).await?;
             store::note_activity(&*tx, reply.conversation_id, None).await?;
             tx.commit().await?;

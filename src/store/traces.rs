@@ -158,14 +158,15 @@ const TRACE_COLUMNS: &str = "id, query, response, mode, persona, model, status, 
      error_code, latency_ms, prompt_tokens, completion_tokens, token_id, message_id, \
      citations, council, created_at";
 
-/// Inserts a trace and returns its creation time.
+/// Inserts a trace and returns its creation time. Prepared once per connection: every
+/// answer stores one, and preparing it each time would cost a round trip each.
 #[tracing::instrument(skip_all, fields(trace_id = %trace.id))]
 pub async fn insert_trace(
-    db: &impl GenericClient,
+    db: &impl deadpool_postgres::GenericClient,
     trace: &NewTrace<'_>,
 ) -> Result<DateTime<Utc>, StoreError> {
-    let row = db
-        .query_one(
+    let insert = db
+        .prepare_cached(
             "INSERT INTO consciousness_traces \
              (id, query, response, mode, persona, model, status, error, error_code, \
               latency_ms, prompt_tokens, completion_tokens, token_id, message_id, citations, \
@@ -173,6 +174,11 @@ pub async fn insert_trace(
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
              ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id \
              RETURNING created_at",
+        )
+        .await?;
+    let row = db
+        .query_one(
+            &insert,
             &[
                 &trace.id,
                 &trace.query,
