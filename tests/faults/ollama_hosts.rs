@@ -79,7 +79,7 @@ async fn r10_one_of_two_ollama_servers_killed_under_load_fails_only_what_it_was_
     let answered = sent.len() - failed.len();
     println!(
         "R10: {} queries, {answered} answered, {} failed ({in_flight} in flight on the killed \
-         host); {killed_before} answered by it before the kill",
+         host); {killed_before} had reached it before the kill",
         sent.len(),
         failed.len()
     );
