@@ -1,6 +1,7 @@
 //! HTTP from a test: a client, JSON answers, waiting for a server, free ports.
 
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -68,23 +69,52 @@ pub fn error_code(body: &Value) -> &str {
         .unwrap_or_else(|| panic!("not an error body: {body}"))
 }
 
-/// A loopback port nothing listens on (at the time of asking).
+/// A loopback port free now, for a server a test starts. It is chosen below the kernel's
+/// ephemeral range: `bind(0)` picks from that range, and so does every outgoing connection
+/// (to PostgreSQL, to a fake Ollama) for its local port, so a port found there could be
+/// taken by one of those before the server binds it ("Address already in use", seen in CI).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
+    free_ports(1)[0]
 }
 
-/// `count` distinct free loopback ports (each held until all are chosen).
+/// `count` distinct loopback ports free now (each held until all are chosen), below the
+/// ephemeral range, from a point that differs between calls and test processes.
 pub fn free_ports(count: usize) -> Vec<u16> {
-    let listeners: Vec<_> = (0..count)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
-        .collect();
-    listeners
-        .iter()
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    let (first, end) = (1024u32, ephemeral_start().max(2048));
+    let span = end - first;
+    let seed = std::process::id()
+        .wrapping_mul(7919)
+        .wrapping_add(CALLS.fetch_add(97, Ordering::Relaxed))
+        .wrapping_add(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos()),
+        );
+    let mut held = Vec::new();
+    for k in 0..span {
+        let Ok(port) = u16::try_from(first + (seed.wrapping_add(k)) % span) else {
+            continue;
+        };
+        if let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            held.push(listener);
+            if held.len() == count {
+                break;
+            }
+        }
+    }
+    assert_eq!(held.len(), count, "free loopback ports below {end}");
+    held.iter()
         .map(|l| l.local_addr().expect("its address").port())
         .collect()
+}
+
+/// Where the kernel's ephemeral ports start (`net.ipv4.ip_local_port_range`).
+fn ephemeral_start() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768)
 }
 
 /// Whether `url` answers 200 within `limit`.
